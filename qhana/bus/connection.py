@@ -1,0 +1,68 @@
+"""Opening a NATS connection from the settings, with credentials and TLS."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+
+from qhana.errors import BusUnavailable
+from qhana.logging import get_logger
+from qhana.settings import NatsSettings
+
+__all__ = ["connect"]
+
+log = get_logger("qhana.bus")
+
+
+def _options(settings: NatsSettings, name: str) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "servers": settings.servers,
+        "name": name,
+        "connect_timeout": settings.connect_timeout_s,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "allow_reconnect": True,
+    }
+    if settings.user:
+        opts["user"] = settings.user
+    if settings.password:
+        opts["password"] = settings.password.get_secret_value()
+    if settings.token:
+        opts["token"] = settings.token.get_secret_value()
+    if settings.creds:
+        opts["user_credentials"] = str(settings.creds)
+    if settings.nkey_seed:
+        opts["nkeys_seed"] = str(settings.nkey_seed)
+    if settings.tls_ca or settings.tls_cert:
+        ctx = ssl.create_default_context(cafile=str(settings.tls_ca) if settings.tls_ca else None)
+        if settings.tls_cert and settings.tls_key:
+            ctx.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+        opts["tls"] = ctx
+    return opts
+
+
+async def connect(settings: NatsSettings, name: str) -> Client:
+    """Connect (retrying inside the connect timeout); raise BusUnavailable if NATS stays away."""
+
+    async def _on_disconnect() -> None:
+        log.warning("nats.disconnected", client=name)
+
+    async def _on_reconnect() -> None:
+        log.info("nats.reconnected", client=name)
+
+    async def _on_error(exc: Exception) -> None:
+        log.warning("nats.error", client=name, error=str(exc))
+
+    try:
+        nc: Client = await nats.connect(
+            **_options(settings, name),
+            disconnected_cb=_on_disconnect,
+            reconnected_cb=_on_reconnect,
+            error_cb=_on_error,
+        )
+    except Exception as exc:  # nats raises several unrelated types here
+        raise BusUnavailable(f"cannot connect to NATS at {settings.url}: {exc}") from exc
+    return nc

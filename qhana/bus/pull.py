@@ -1,0 +1,32 @@
+"""Low-latency batch pulls from a JetStream pull consumer.
+
+``PullSubscription.fetch(n, timeout)`` waits for the *whole* batch once it is lingering, so
+an idle consumer would add up to ``timeout`` of latency to every message. Instead: block for
+the first message, then take whatever else is already there without waiting for more.
+"""
+
+from __future__ import annotations
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+
+__all__ = ["pull_batch"]
+
+_PROBE_S = 0.005
+
+
+async def pull_batch(
+    sub: JetStreamContext.PullSubscription, batch: int, wait_s: float
+) -> list[Msg]:
+    """Up to ``batch`` messages: waits at most ``wait_s`` for the first, never for the rest."""
+    try:
+        msgs: list[Msg] = await sub.fetch(1, timeout=wait_s)
+    except (NatsTimeout, TimeoutError):
+        return []
+    if batch > 1:
+        try:
+            msgs.extend(await sub.fetch(batch - 1, timeout=_PROBE_S))
+        except (NatsTimeout, TimeoutError):
+            pass
+    return msgs

@@ -1,0 +1,81 @@
+"""Every subject, stream and bucket name in one place."""
+
+from __future__ import annotations
+
+from qhana.wire.naming import subject_token
+
+__all__ = [
+    "ANNOUNCE_ALL",
+    "CONTROL_PREFIX",
+    "EVENTS_STREAM",
+    "FILES_BUCKET",
+    "HEARTBEAT_ALL",
+    "PLUGINS_STREAM",
+    "RECORDER_DURABLE",
+    "STATE_BUCKET",
+    "TASKS_STREAM",
+    "announce",
+    "cancel",
+    "event",
+    "heartbeat",
+    "queue_consumer",
+    "queue_filter",
+    "recorded",
+    "task",
+    "ui_request",
+    "WITHDRAW_ALL",
+    "withdraw",
+]
+
+TASKS_STREAM = "QHANA_TASKS"
+EVENTS_STREAM = "QHANA_EVENTS"
+PLUGINS_STREAM = "QHANA_PLUGINS"
+RECORDER_DURABLE = "recorder"
+STATE_BUCKET = "qhana-task-state"
+FILES_BUCKET = "qhana-files"
+CONTROL_PREFIX = "qhana.control"
+
+ANNOUNCE_ALL = "qhana.plugins.announce.*"
+WITHDRAW_ALL = "qhana.plugins.withdraw.*"
+HEARTBEAT_ALL = "qhana.plugins.heartbeat.*"
+
+
+def task(queue: str, plugin_identifier: str) -> str:
+    return f"qhana.tasks.{queue}.{subject_token(plugin_identifier)}"
+
+
+def queue_filter(queue: str) -> str:
+    return f"qhana.tasks.{queue}.>"
+
+
+def queue_consumer(queue: str) -> str:
+    return f"tasks-{queue}"
+
+
+def event(task_id: int) -> str:
+    return f"qhana.events.task.{task_id}"
+
+
+def announce(runner_id: str) -> str:
+    return f"qhana.plugins.announce.{subject_token(runner_id)}"
+
+
+def withdraw(runner_id: str) -> str:
+    return f"qhana.plugins.withdraw.{subject_token(runner_id)}"
+
+
+def heartbeat(runner_id: str) -> str:
+    return f"qhana.plugins.heartbeat.{subject_token(runner_id)}"
+
+
+def recorded(task_id: int) -> str:
+    """Core subject the recorder notifies after committing events of a task to SQL."""
+    return f"qhana.recorded.task.{task_id}"
+
+
+def cancel(task_id: int) -> str:
+    return f"{CONTROL_PREFIX}.task.{task_id}.cancel"
+
+
+def ui_request(plugin_identifier: str) -> str:
+    return f"qhana.ui.{subject_token(plugin_identifier)}"

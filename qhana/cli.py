@@ -1,0 +1,153 @@
+"""``qhana``: one CLI for every role. Reads the settings once and passes them down."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from qhana.logging import configure_logging
+from qhana.settings import Settings
+
+__all__ = ["main"]
+
+Runner = Callable[[Settings, argparse.Namespace, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def _up(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from qhana.roles import run_up
+
+    await run_up(settings, stop, host=args.host, port=args.port, data_dir=Path(args.data_dir))
+
+
+async def _edge(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from qhana.roles import run_edge
+
+    await run_edge(settings, stop)
+
+
+async def _worker(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from qhana.worker.service import run_worker
+
+    if args.queue:
+        settings = settings.model_copy(update={"queue": args.queue})
+    await run_worker(settings, stop)
+
+
+async def _with_engine(settings: Settings, stop: asyncio.Event, role: str) -> None:
+    from qhana.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        if role == "registry":
+            from qhana.registry import run_registry
+
+            await run_registry(settings, engine, stop)
+        else:
+            from qhana.recorder import run_recorder
+
+            await run_recorder(settings, engine, stop)
+    finally:
+        await engine.dispose()
+
+
+async def _registry(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    await _with_engine(settings, stop, "registry")
+
+
+async def _recorder(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    await _with_engine(settings, stop, "recorder")
+
+
+async def _streams_apply(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from qhana.bus import apply_streams, connect
+
+    nc = await connect(settings.nats, "qhana-streams")
+    try:
+        queues = tuple(args.queue or [settings.queue])
+        await apply_streams(
+            nc.jetstream(),
+            replicas=settings.nats.replicas,
+            queues=queues,
+            events_max_age_s=settings.events_max_age_s,
+            limits=settings.queue_limits,
+        )
+        print(f"streams applied (replicas={settings.nats.replicas}, queues={', '.join(queues)})")
+    finally:
+        await nc.close()
+
+
+async def _db_upgrade(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from qhana.db import upgrade_database
+
+    await upgrade_database(settings.database_url, args.revision)
+    print(f"database at revision {args.revision}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qhana", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="everything in one process: embedded NATS, SQLite, all roles")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=5005)
+    up.add_argument("--data-dir", default=".qhana")
+    up.set_defaults(run=_up)
+
+    sub.add_parser("edge", help="the HTTP edge (runner + registry API)").set_defaults(run=_edge)
+    worker = sub.add_parser("worker", help="run plugins of one task queue")
+    worker.add_argument(
+        "--queue", default=None, help="task queue (default: QHANA_QUEUE or 'default')"
+    )
+    worker.set_defaults(run=_worker)
+    sub.add_parser("registry", help="plugin catalogue from announce/heartbeat events").set_defaults(
+        run=_registry
+    )
+    sub.add_parser("recorder", help="project task events into SQL").set_defaults(run=_recorder)
+
+    streams = sub.add_parser("streams", help="JetStream resources")
+    streams_sub = streams.add_subparsers(dest="action", required=True, metavar="ACTION")
+    apply = streams_sub.add_parser("apply", help="create/update streams, consumers, buckets")
+    apply.add_argument("--queue", action="append", help="task queue to create a consumer for")
+    apply.set_defaults(run=_streams_apply)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    upgrade = db_sub.add_parser("upgrade", help="apply the alembic migrations")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(run=_db_upgrade)
+    return parser
+
+
+async def _run(run: Runner, settings: Settings, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(settings, args, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(_run(args.run, settings, args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line error for operators, details in the log
+        from qhana.errors import QhanaError
+
+        if isinstance(exc, QhanaError):
+            print(f"qhana: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""The plugin catalogue: runners, plugins, and which live runner offers which plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qhana.db.tables import plugin_runners, plugins, runners
+from qhana.db.upsert import insert_ignore
+from qhana.wire import Announce, PluginInfo
+
+__all__ = [
+    "CatalogueEntry",
+    "list_catalogue",
+    "mark_dead_runners",
+    "record_announce",
+    "record_heartbeats",
+    "record_withdraw",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    id: int
+    info: PluginInfo
+    runners: list[str]
+    first_seen: datetime
+    last_seen: datetime
+    last_available: datetime | None
+    href: str | None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.runners)
+
+
+async def _upsert_plugin(conn: AsyncConnection, info: PluginInfo, now: datetime) -> int:
+    values: dict[str, Any] = {
+        "title": info.title,
+        "description": info.description,
+        "type": info.type.value,
+        "tags": list(info.tags),
+        "info": info.model_dump(mode="json"),
+        "last_seen": now,
+        "last_available": now,
+    }
+    existing = await conn.scalar(
+        select(plugins.c.id).where(plugins.c.identifier == info.identifier)
+    )
+    if existing is not None:
+        await conn.execute(update(plugins).where(plugins.c.id == existing).values(values))
+        return int(existing)
+    result = await conn.execute(
+        plugins.insert().values(
+            name=info.name,
+            version=info.version,
+            identifier=info.identifier,
+            first_seen=now,
+            **values,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+async def record_announce(conn: AsyncConnection, announce: Announce, now: datetime) -> None:
+    """A runner's full plugin set: upsert it and make it the runner's only offer."""
+    values: dict[str, Any] = {
+        "queues": announce.queues,
+        "load_errors": [e.model_dump(mode="json") for e in announce.load_errors],
+        "heartbeat_interval_s": announce.heartbeat_interval_s,
+        "announced_at": announce.sent_at,
+        "last_heartbeat": min(announce.sent_at, now),
+        "alive": True,
+    }
+    if not await insert_ignore(conn, runners, {"id": announce.runner_id, **values}):
+        await conn.execute(update(runners).where(runners.c.id == announce.runner_id).values(values))
+    await conn.execute(
+        delete(plugin_runners).where(plugin_runners.c.runner_id == announce.runner_id)
+    )
+    for info in announce.plugins:
+        plugin_id = await _upsert_plugin(conn, info, announce.sent_at)
+        await insert_ignore(
+            conn, plugin_runners, {"plugin_id": plugin_id, "runner_id": announce.runner_id}
+        )
+
+
+async def _touch_last_available(
+    conn: AsyncConnection, runner_ids: list[str], now: datetime
+) -> None:
+    if not runner_ids:
+        return
+    offered = select(plugin_runners.c.plugin_id).where(plugin_runners.c.runner_id.in_(runner_ids))
+    await conn.execute(update(plugins).where(plugins.c.id.in_(offered)).values(last_available=now))
+
+
+async def record_withdraw(conn: AsyncConnection, runner_id: str, now: datetime) -> None:
+    await _touch_last_available(conn, [runner_id], now)
+    await conn.execute(delete(plugin_runners).where(plugin_runners.c.runner_id == runner_id))
+    await conn.execute(update(runners).where(runners.c.id == runner_id).values(alive=False))
+
+
+async def record_heartbeats(conn: AsyncConnection, beats: Mapping[str, datetime]) -> None:
+    for runner_id, at in beats.items():
+        await conn.execute(
+            update(runners).where(runners.c.id == runner_id).values(last_heartbeat=at, alive=True)
+        )
+
+
+async def mark_dead_runners(conn: AsyncConnection, now: datetime, missed: int) -> list[str]:
+    """Runners whose last beat is older than ``missed`` intervals become dead."""
+    rows = await conn.execute(
+        select(runners.c.id, runners.c.last_heartbeat, runners.c.heartbeat_interval_s).where(
+            runners.c.alive.is_(True)
+        )
+    )
+    dead = [
+        r.id
+        for r in rows
+        if r.last_heartbeat is None
+        or _aware(r.last_heartbeat) < now - timedelta(seconds=missed * r.heartbeat_interval_s)
+    ]
+    if dead:
+        await _touch_last_available(conn, dead, now)
+        await conn.execute(update(runners).where(runners.c.id.in_(dead)).values(alive=False))
+    return dead
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def list_catalogue(
+    conn: AsyncConnection, *, include_unavailable: bool = False, identifier: str | None = None
+) -> list[CatalogueEntry]:
+    """Plugins with the ids of the live runners offering them."""
+    live = (
+        select(plugin_runners.c.plugin_id, plugin_runners.c.runner_id)
+        .join(runners, runners.c.id == plugin_runners.c.runner_id)
+        .where(runners.c.alive.is_(True))
+    )
+    offered: dict[int, list[str]] = {}
+    for row in await conn.execute(live):
+        offered.setdefault(row.plugin_id, []).append(row.runner_id)
+    query = select(plugins).order_by(plugins.c.name, plugins.c.version)
+    if identifier is not None:
+        query = query.where(plugins.c.identifier == identifier)
+    if not include_unavailable:
+        has_live = exists().where(
+            and_(
+                plugin_runners.c.plugin_id == plugins.c.id,
+                plugin_runners.c.runner_id == runners.c.id,
+                runners.c.alive.is_(True),
+            )
+        )
+        query = query.where(has_live)
+    return [
+        CatalogueEntry(
+            id=row.id,
+            info=PluginInfo.model_validate(row.info),
+            runners=sorted(offered.get(row.id, [])),
+            first_seen=_aware(row.first_seen),
+            last_seen=_aware(row.last_seen),
+            last_available=_aware(row.last_available) if row.last_available else None,
+            href=row.href,
+        )
+        for row in await conn.execute(query)
+    ]

@@ -1,0 +1,100 @@
+"""Reading a task back out of SQL, as plain dataclasses the edge turns into JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qhana.db.tables import task_files, task_log, task_steps, tasks
+from qhana.wire import TaskStatus
+
+__all__ = ["FileView", "StepView", "TaskView", "load_file", "load_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileView:
+    id: int
+    task_id: int
+    name: str
+    data_type: str
+    content_type: str
+    object_name: str
+    size: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    step_id: str
+    cleared: bool
+    prefill: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    id: int
+    plugin: str | None
+    params: dict[str, Any] | None
+    status: TaskStatus
+    log: str
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: tuple[float, float, float, str] | None
+    steps: list[StepView]
+    outputs: list[FileView]
+    failure_reason: str | None
+
+
+def _file(row: Any) -> FileView:
+    return FileView(
+        id=row.id,
+        task_id=row.task_id,
+        name=row.name,
+        data_type=row.data_type,
+        content_type=row.content_type,
+        object_name=row.object_name,
+        size=row.size,
+        token=row.token,
+    )
+
+
+async def load_task(conn: AsyncConnection, task_id: int) -> TaskView | None:
+    row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
+    if row is None:
+        return None
+    lines = await conn.scalars(
+        select(task_log.c.text).where(task_log.c.task_id == task_id).order_by(task_log.c.seq)
+    )
+    steps = await conn.execute(
+        select(task_steps).where(task_steps.c.task_id == task_id).order_by(task_steps.c.seq)
+    )
+    files = await conn.execute(
+        select(task_files).where(task_files.c.task_id == task_id).order_by(task_files.c.id)
+    )
+    progress = None
+    if row.progress_value is not None:
+        progress = (row.progress_value, row.progress_start, row.progress_target, row.progress_unit)
+    return TaskView(
+        id=row.id,
+        plugin=row.plugin,
+        params=row.params,
+        status=TaskStatus(row.status),
+        log="\n".join(lines),
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        progress=progress,
+        steps=[StepView(s.step_id, bool(s.cleared), dict(s.prefill or {})) for s in steps],
+        outputs=[_file(f) for f in files],
+        failure_reason=row.failure_reason,
+    )
+
+
+async def load_file(conn: AsyncConnection, file_id: int) -> FileView | None:
+    row = (await conn.execute(select(task_files).where(task_files.c.id == file_id))).first()
+    return None if row is None else _file(row)

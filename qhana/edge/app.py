@@ -1,0 +1,60 @@
+"""The aiohttp application of the edge: routes, middlewares, and its resources."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from qhana.bus import connect
+from qhana.db.engine import create_engine
+from qhana.edge import routes_files, routes_plugins, routes_root, routes_tasks
+from qhana.edge.catalogue_cache import CatalogueCache
+from qhana.edge.keys import CATALOGUE, CLOSING, ENGINE, NATS, SETTINGS
+from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
+from qhana.settings import Settings
+
+__all__ = ["create_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings, *, nc: Client | None = None, engine: AsyncEngine | None = None
+) -> web.Application:
+    """Build the edge. Resources not handed in are opened in ``cleanup_ctx`` and closed there."""
+    app = web.Application(
+        middlewares=[cors_middleware, errors_middleware, slash_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[CLOSING] = asyncio.Event()
+
+    async def _closing(app: web.Application) -> None:
+        app[CLOSING].set()  # ends open event streams so shutdown does not wait for them
+
+    app.on_shutdown.append(_closing)
+
+    async def _resources(app: web.Application) -> AsyncIterator[None]:
+        own_nc = nc is None
+        own_engine = engine is None
+        app[NATS] = nc or await connect(settings.nats, "qhana-edge")
+        app[ENGINE] = engine or create_engine(settings.database_url)
+        app[CATALOGUE] = CatalogueCache(app[ENGINE])
+        try:
+            yield
+        finally:
+            if own_nc:
+                await app[NATS].drain()
+            if own_engine:
+                await app[ENGINE].dispose()
+
+    app.cleanup_ctx.append(_resources)
+    for module in (routes_root, routes_plugins, routes_tasks, routes_files):
+        app.router.add_routes(module.routes)
+    app.router.add_static("/static/", STATIC_DIR)
+    return app

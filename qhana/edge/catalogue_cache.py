@@ -1,0 +1,50 @@
+"""The edge's cached view of the plugin catalogue (read from SQL, refreshed when stale)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from qhana.db.catalogue import CatalogueEntry, list_catalogue
+
+__all__ = ["CatalogueCache"]
+
+
+class CatalogueCache:
+    """All known plugins; re-read at most every ``ttl_s`` seconds or after ``invalidate()``."""
+
+    def __init__(self, engine: AsyncEngine, ttl_s: float = 0.5) -> None:
+        self._engine = engine
+        self._ttl_s = ttl_s
+        self._entries: list[CatalogueEntry] = []
+        self._by_identifier: dict[str, CatalogueEntry] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+    async def entries(self) -> list[CatalogueEntry]:
+        if time.monotonic() - self._loaded_at > self._ttl_s:
+            async with self._lock:
+                if time.monotonic() - self._loaded_at > self._ttl_s:
+                    async with self._engine.connect() as conn:
+                        entries = await list_catalogue(conn, include_unavailable=True)
+                    self._entries = entries
+                    self._by_identifier = {e.info.identifier: e for e in entries}
+                    self._loaded_at = time.monotonic()
+        return self._entries
+
+    async def available(self) -> list[CatalogueEntry]:
+        return [e for e in await self.entries() if e.available]
+
+    async def get(self, identifier: str) -> CatalogueEntry | None:
+        await self.entries()
+        entry = self._by_identifier.get(identifier)
+        if entry is None:  # maybe announced a moment ago
+            self.invalidate()
+            await self.entries()
+            entry = self._by_identifier.get(identifier)
+        return entry

@@ -1,0 +1,20 @@
+"""Typed application keys: every long-lived resource of the edge lives here, not in globals."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from qhana.edge.catalogue_cache import CatalogueCache
+from qhana.settings import Settings
+
+__all__ = ["CATALOGUE", "CLOSING", "ENGINE", "NATS", "SETTINGS"]
+
+SETTINGS = web.AppKey("settings", Settings)
+NATS = web.AppKey("nats", Client)
+ENGINE = web.AppKey("engine", AsyncEngine)
+CATALOGUE = web.AppKey("catalogue", CatalogueCache)
+CLOSING = web.AppKey("closing", asyncio.Event)

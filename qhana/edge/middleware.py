@@ -1,0 +1,78 @@
+"""Edge middlewares: CORS, slash redirects, JSON errors (never a stack trace), 503 on NATS loss."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from qhana.edge.responses import error_response
+from qhana.errors import BusUnavailable
+from qhana.logging import get_logger
+
+__all__ = ["cors_middleware", "errors_middleware", "slash_middleware"]
+
+log = get_logger("qhana.edge")
+
+_CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``Access-Control-Allow-Origin: *`` everywhere; pre-flight answered for every path."""
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        response: web.StreamResponse = web.Response(status=200)
+        requested = request.headers.get("Access-Control-Request-Headers")
+        if requested:
+            response.headers["Access-Control-Allow-Headers"] = requested
+        response.headers["Access-Control-Allow-Methods"] = _CORS_METHODS
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers["Access-Control-Allow-Origin"] = "*"
+            raise
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@web.middleware
+async def slash_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A path without its trailing slash gets 308 to the slashed one (method and body kept)."""
+    if not request.path.endswith("/") and request.match_info.http_exception is not None:
+        match = await request.app.router.resolve(
+            request.clone(rel_url=request.rel_url.with_path(request.path + "/"))
+        )
+        if match.http_exception is None:
+            location = request.rel_url.with_path(request.path + "/")
+            raise web.HTTPPermanentRedirect(str(location))
+    return await handler(request)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as ``{"code", "status", "message"}`` JSON."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.reason if exc.reason and exc.reason != _default_reason(exc.status) else None
+        response = error_response(exc.status, message)
+        for key in ("Allow", "Retry-After"):
+            if key in exc.headers:
+                response.headers[key] = exc.headers[key]
+        return response
+    except BusUnavailable as exc:
+        log.warning("edge.nats_unavailable", path=request.path, error=exc.detail)
+        return error_response(
+            503, "The message bus is unavailable; retry shortly.", headers={"Retry-After": "2"}
+        )
+    except Exception:
+        log.exception("edge.unhandled", path=request.path, method=request.method)
+        return error_response(500)
+
+
+def _default_reason(status: int) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(status).phrase

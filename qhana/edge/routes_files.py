@@ -1,0 +1,53 @@
+"""Runner API: ``GET /files/<id>/?file-id=<token>`` served from the Object Store."""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import quote
+
+from aiohttp import web
+
+from qhana.bus import subjects
+from qhana.db.task_views import load_file
+from qhana.edge.keys import ENGINE, NATS
+from qhana.edge.responses import error_response, validation_error
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+def _disposition(name: str) -> str:
+    if name.isascii():
+        return f'inline; filename="{name}"' if " " in name else f"inline; filename={name}"
+    return f"inline; filename*=UTF-8''{quote(name)}"
+
+
+@routes.get(r"/files/{file_id:\d+}/")
+async def get_file(request: web.Request) -> web.Response:
+    token = request.query.get("file-id")
+    if token is None:
+        return validation_error("query", {"file-id": ["Missing data for required field."]})
+    async with request.app[ENGINE].connect() as conn:
+        file = await load_file(conn, int(request.match_info["file_id"]))
+    if file is None or not hmac.compare_digest(file.token.encode(), token.encode()):
+        return error_response(404, "File not found.")
+    store = await request.app[NATS].jetstream().object_store(subjects.FILES_BUCKET)
+    result = await store.get(file.object_name)
+    data = bytes(result.data or b"")
+    content_type = file.content_type or "application/octet-stream"
+    headers = {
+        "Content-Disposition": _disposition(file.name),
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "ETag": f'"{file.token[:16]}-{file.id}"',
+    }
+    if content_type.startswith("text/html") or "xml" in content_type:
+        # an HTML output must not script the edge's origin
+        headers["Content-Security-Policy"] = "sandbox"
+    charset = (
+        "utf-8" if content_type.startswith("text/") and "charset" not in content_type else None
+    )
+    return web.Response(
+        body=data, content_type=content_type.split(";")[0], charset=charset, headers=headers
+    )

@@ -1,0 +1,185 @@
+"""Runner API: task status, webhook subscriptions, live events (SSE) and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+
+from aiohttp import web
+from nats.js.api import DeliverPolicy
+from sqlalchemy import delete
+
+from qhana.bus import subjects
+from qhana.bus.publish import publish_event
+from qhana.db.projector import apply_event
+from qhana.db.tables import webhooks
+from qhana.db.task_views import TaskView, load_task
+from qhana.db.upsert import insert_ignore
+from qhana.edge.keys import CLOSING, ENGINE, NATS, SETTINGS
+from qhana.edge.responses import error_response, json_response, validation_error
+from qhana.edge.task_json import task_document
+from qhana.edge.urls import base_url
+from qhana.wire import Cancelled, EventKind
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_TERMINAL = {EventKind.SUCCEEDED.value, EventKind.FAILED.value, EventKind.CANCELLED.value}
+_WEBHOOK_EVENTS = ("status", "steps", "details")
+
+
+async def _task(request: web.Request) -> TaskView:
+    async with request.app[ENGINE].connect() as conn:
+        task = await load_task(conn, int(request.match_info["task_id"]))
+    if task is None:
+        raise web.HTTPNotFound(reason="Task not found.")
+    return task
+
+
+@routes.get(r"/tasks/{task_id:\d+}/")
+async def get_task(request: web.Request) -> web.Response:
+    task = await _task(request)
+    return json_response(task_document(task, base_url(request, request.app[SETTINGS])))
+
+
+def _subscription_errors(body: object) -> dict[str, list[str]]:
+    if not isinstance(body, dict):
+        return {"_schema": ["Invalid input type."]}
+    errors: dict[str, list[str]] = {}
+    command = body.get("command")
+    if command is not None and command not in ("subscribe", "unsubscribe"):
+        errors["command"] = ["Must be one of: subscribe, unsubscribe."]
+    if "command" not in body:
+        errors["command"] = ["Missing data for required field."]
+    href = body.get("webhookHref")
+    if not isinstance(href, str) or not href.startswith(("http://", "https://")):
+        errors["webhookHref"] = (
+            ["Missing data for required field."] if href is None else ["Not a valid URL."]
+        )
+    event = body.get("event")
+    if event is not None and event not in _WEBHOOK_EVENTS:
+        errors["event"] = ["Must be one of: " + ", ".join(_WEBHOOK_EVENTS) + "."]
+    unknown = set(body) - {"command", "webhookHref", "event"}
+    for key in unknown:
+        errors[key] = ["Unknown field."]
+    return errors
+
+
+@routes.post(r"/tasks/{task_id:\d+}/")
+async def subscribe_task(request: web.Request) -> web.Response:
+    task = await _task(request)
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error_response(400, "The request body is not valid JSON.")
+    errors = _subscription_errors(body)
+    if errors:
+        return validation_error("json", errors)
+    if body["command"] is None:
+        return error_response(400, "Command 'None' is not supported!")
+    async with request.app[ENGINE].begin() as conn:
+        if body["command"] == "subscribe":
+            await insert_ignore(
+                conn,
+                webhooks,
+                {"task_id": task.id, "href": body["webhookHref"], "event": body.get("event")},
+            )
+        else:
+            stmt = delete(webhooks).where(
+                webhooks.c.task_id == task.id, webhooks.c.href == body["webhookHref"]
+            )
+            if body.get("event") is not None:
+                stmt = stmt.where(webhooks.c.event == body["event"])
+            await conn.execute(stmt)
+    return json_response(task_document(task, base_url(request, request.app[SETTINGS])))
+
+
+@routes.post(r"/tasks/{task_id:\d+}/cancel/")
+async def cancel_task(request: web.Request) -> web.Response:
+    task = await _task(request)
+    if task.status.finished:
+        return error_response(409, f"The task has already finished with status {task.status}.")
+    nc = request.app[NATS]
+    reason = "Cancelled by request."
+    await nc.publish(subjects.cancel(task.id), reason.encode())
+    event = Cancelled(
+        task_id=task.id,
+        at=datetime.now(UTC),
+        cmd_seq=task.id,
+        event_id=f"{task.id}.cancelled",
+        reason=reason,
+    )
+    seq = await publish_event(nc.jetstream(), event)
+    async with request.app[ENGINE].begin() as conn:
+        await apply_event(conn, event, seq)
+    return json_response(
+        task_document(await _task(request), base_url(request, request.app[SETTINGS]))
+    )
+
+
+KEEPALIVE_S = 5.0
+
+
+async def _next_or_none(
+    queue: asyncio.Queue[tuple[int, bytes]], closing: asyncio.Event, timeout_s: float
+) -> tuple[int, bytes] | None:
+    """The next queued event; None after ``timeout_s`` or when the edge shuts down."""
+    getter = asyncio.ensure_future(queue.get())
+    stopper = asyncio.ensure_future(closing.wait())
+    done, _ = await asyncio.wait(
+        {getter, stopper}, timeout=timeout_s, return_when="FIRST_COMPLETED"
+    )
+    stopper.cancel()
+    if getter in done:
+        return getter.result()
+    getter.cancel()
+    return None
+
+
+@routes.get(r"/tasks/{task_id:\d+}/events")
+async def task_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: every event of the task from the start, then live ones."""
+    task = await _task(request)
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+
+    async def _on_msg(msg: object) -> None:
+        meta = msg.metadata  # type: ignore[attr-defined]
+        await queue.put((int(meta.sequence.stream), msg.data))  # type: ignore[attr-defined]
+
+    js = request.app[NATS].jetstream()
+    sub = await js.subscribe(
+        subjects.event(task.id),
+        stream=subjects.EVENTS_STREAM,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+        cb=_on_msg,
+    )
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    closing = request.app[CLOSING]
+    try:
+        while not closing.is_set():
+            item = await _next_or_none(queue, closing, KEEPALIVE_S)
+            if item is None:
+                await response.write(b": keep-alive\n\n")
+                continue
+            seq, data = item
+            kind = json.loads(data).get("kind", "message")
+            await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data))
+            if kind in _TERMINAL:
+                break
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return response

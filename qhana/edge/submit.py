@@ -1,0 +1,100 @@
+"""Turning a validated request into a task command plus its ``accepted`` event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from qhana.bus.publish import publish_command, publish_event
+from qhana.db.projector import apply_event
+from qhana.db.task_views import load_task
+from qhana.errors import StepNotOpen, TaskNotFound
+from qhana.wire import Accepted, FileRef, PluginInfo, StepSubmitted, TaskCommand, TaskEvent
+
+__all__ = ["submit_step", "submit_task"]
+
+
+async def _record(nc: Client, engine: AsyncEngine, event: TaskEvent) -> None:
+    """Publish the event and project it at once, so the next GET already sees it."""
+    seq = await publish_event(nc.jetstream(), event)
+    async with engine.begin() as conn:
+        await apply_event(conn, event, seq)
+
+
+async def submit_task(
+    nc: Client,
+    engine: AsyncEngine,
+    plugin: PluginInfo,
+    params: dict[str, Any],
+    files: dict[str, FileRef],
+) -> int:
+    """Publish the first command of a new task; its stream sequence is the task id."""
+    now = datetime.now(UTC)
+    command = TaskCommand(
+        command_id=uuid.uuid4().hex,
+        plugin=plugin.identifier,
+        params=params,
+        files=files,
+        submitted_at=now,
+    )
+    task_id = await publish_command(nc.jetstream(), plugin.queue, command)
+    await _record(
+        nc,
+        engine,
+        Accepted(
+            task_id=task_id,
+            at=now,
+            cmd_seq=task_id,
+            event_id=f"{task_id}.accepted",
+            plugin=plugin.identifier,
+            plugin_name=plugin.name,
+            plugin_version=plugin.version,
+            params=params,
+        ),
+    )
+    return task_id
+
+
+async def submit_step(
+    nc: Client,
+    engine: AsyncEngine,
+    plugin: PluginInfo,
+    task_id: int,
+    step_id: str,
+    params: dict[str, Any],
+) -> None:
+    """Publish the command of an open step and clear the step (409 if it is not open)."""
+    async with engine.connect() as conn:
+        task = await load_task(conn, task_id)
+    if task is None or task.plugin != plugin.identifier:
+        raise TaskNotFound(task_id)
+    if not task.steps or task.steps[-1].step_id != step_id or task.steps[-1].cleared:
+        raise StepNotOpen(task_id, step_id)
+    position = len(task.steps)
+    now = datetime.now(UTC)
+    command = TaskCommand(
+        # deterministic: a double submission of the same step is dropped by JetStream dedupe
+        command_id=f"{task_id}.{step_id}.{position}",
+        task_id=task_id,
+        plugin=plugin.identifier,
+        step_id=step_id,
+        params=params,
+        submitted_at=now,
+    )
+    cmd_seq = await publish_command(nc.jetstream(), plugin.queue, command)
+    await _record(
+        nc,
+        engine,
+        StepSubmitted(
+            task_id=task_id,
+            at=now,
+            cmd_seq=cmd_seq,
+            event_id=f"{task_id}.{step_id}.{position}.submitted",
+            step_id=step_id,
+            params=params,
+        ),
+    )

@@ -1,0 +1,139 @@
+"""``qhana recorder``: project task events into SQL, in batches, acking only after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from qhana.bus import connect, subjects
+from qhana.bus.publish import publish_event
+from qhana.bus.pull import pull_batch
+from qhana.db.projector import apply_events
+from qhana.logging import get_logger
+from qhana.settings import Settings
+from qhana.wire import Failed, TaskCommand, TaskEvent, parse_event
+
+__all__ = ["Recorder", "run_recorder"]
+
+log = get_logger("qhana.recorder")
+
+MAX_DELIVERIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + subjects.TASKS_STREAM + ".*"
+
+
+class Recorder:
+    def __init__(self, nc: Client, engine: AsyncEngine, *, batch: int = 500) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._engine = engine
+        self._batch = batch
+        self.applied = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self._js.pull_subscribe_bind(
+            durable=subjects.RECORDER_DURABLE, stream=subjects.EVENTS_STREAM
+        )
+        advisories = await self._nc.subscribe(MAX_DELIVERIES, cb=self._on_max_deliveries)
+        backoff_s = 0.1
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await pull_batch(sub, self._batch, 0.5)
+                except Exception as exc:
+                    log.warning("recorder.fetch_failed", error=str(exc))
+                    await asyncio.sleep(backoff_s)
+                    continue
+                if not msgs:
+                    continue
+                if await self._project(msgs):
+                    backoff_s = 0.1
+                else:
+                    await asyncio.sleep(backoff_s)
+                    backoff_s = min(backoff_s * 2, 5.0)
+        finally:
+            await advisories.unsubscribe()
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _project(self, msgs: list[Msg]) -> bool:
+        """Apply a batch in one transaction; ack only after the commit. False on DB trouble."""
+        events: list[tuple[TaskEvent, int]] = []
+        for msg in msgs:
+            try:
+                events.append((parse_event(msg.data), int(msg.metadata.sequence.stream)))
+            except ValidationError as exc:
+                log.error("recorder.bad_event", subject=msg.subject, error=str(exc))
+        try:
+            async with self._engine.begin() as conn:
+                await apply_events(conn, events)
+        except Exception as exc:
+            log.warning("recorder.db_failed", error=str(exc), batch=len(msgs))
+            for msg in msgs:
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=1.0)
+            return False
+        for msg in msgs:
+            with contextlib.suppress(Exception):
+                await msg.ack()
+        self.applied += len(events)
+        await self._notify(events)
+        return True
+
+    async def _notify(self, events: list[tuple[TaskEvent, int]]) -> None:
+        """Tell listeners (SSE, tests, tools) that SQL now reflects these events."""
+        newest: dict[int, int] = {}
+        for event, seq in events:
+            newest[event.task_id] = max(seq, newest.get(event.task_id, 0))
+        for task_id, seq in newest.items():
+            with contextlib.suppress(Exception):
+                await self._nc.publish(subjects.recorded(task_id), str(seq).encode())
+
+    async def _on_max_deliveries(self, msg: Msg) -> None:
+        """A poison command: record the task as FAILURE and remove the command."""
+        try:
+            advisory = json.loads(msg.data)
+            seq = int(advisory["stream_seq"])
+            raw = await self._js.get_msg(subjects.TASKS_STREAM, seq)
+            cmd = TaskCommand.model_validate_json(raw.data or b"{}")
+        except Exception as exc:
+            log.warning("recorder.advisory_unreadable", error=str(exc))
+            return
+        deliveries = advisory.get("deliveries", "?")
+        task_id = cmd.task_id or seq
+        reason = (
+            f"The task was delivered {deliveries} times without finishing "
+            "(the worker crashed or no worker offers the plugin); giving up."
+        )
+        event = Failed(
+            task_id=task_id,
+            at=datetime.now(UTC),
+            cmd_seq=seq,
+            attempt=int(deliveries) if str(deliveries).isdigit() else 0,
+            event_id=f"{task_id}.{seq}.max-deliveries",
+            reason=reason,
+            log=reason,
+        )
+        await publish_event(self._js, event)
+        with contextlib.suppress(Exception):
+            await self._js.delete_msg(subjects.TASKS_STREAM, seq)
+        log.warning("task.poison", task_id=task_id, plugin=cmd.plugin, deliveries=deliveries)
+
+
+async def run_recorder(
+    settings: Settings, engine: AsyncEngine, stop: asyncio.Event, *, nc: Client | None = None
+) -> None:
+    own = nc is None
+    client = nc or await connect(settings.nats, "qhana-recorder")
+    try:
+        log.info("recorder.ready")
+        await Recorder(client, engine).run(stop)
+    finally:
+        if own:
+            await client.drain()

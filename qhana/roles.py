@@ -1,0 +1,140 @@
+"""Running each role as a long-lived process until a stop signal; ``qhana up`` wires them all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from qhana.bus import apply_streams, connect, start_nats_server
+from qhana.db import create_engine, upgrade_database
+from qhana.db.catalogue import list_catalogue
+from qhana.edge.app import create_app
+from qhana.logging import get_logger
+from qhana.recorder import run_recorder
+from qhana.registry import run_registry
+from qhana.settings import Settings
+from qhana.worker.service import run_worker
+
+__all__ = ["bound_port", "run_edge", "run_up", "serve_edge"]
+
+log = get_logger("qhana")
+
+
+async def serve_edge(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, backlog=1024).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port the edge really listens on (``--port 0`` picks a free one)."""
+    address = runner.addresses[0]
+    return int(address[1])
+
+
+async def run_edge(settings: Settings, stop: asyncio.Event) -> None:
+    runner = await serve_edge(create_app(settings), settings.http_host, settings.http_port)
+    log.info("edge.ready", url=f"http://{settings.http_host}:{settings.http_port}/")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _wait_listed(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Wait (bounded) until the registry lists at least one plugin."""
+    engine = create_engine(settings.database_url)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            async with engine.connect() as conn:
+                if await list_catalogue(conn):
+                    return
+            await asyncio.sleep(0.02)
+        log.warning("up.no_plugins_listed", timeout_s=timeout_s)
+    finally:
+        await engine.dispose()
+
+
+def _up_settings(
+    settings: Settings, data_dir: Path, nats_url: str, host: str, port: int
+) -> Settings:
+    update: dict[str, object] = {
+        "nats": settings.nats.model_copy(update={"url": nats_url}),
+        "http_host": host,
+        "http_port": port,
+    }
+    if "database_url" not in settings.model_fields_set:
+        update["database_url"] = f"sqlite+aiosqlite:///{(data_dir / 'qhana.db').resolve()}"
+    return settings.model_copy(update=update)
+
+
+async def run_up(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Embedded nats-server + SQLite + edge, registry, recorder and one worker in one process."""
+    async with start_nats_server(data_dir / "jetstream", host=host) as server:
+        settings = _up_settings(settings, data_dir, server.url, host, port)
+        await upgrade_database(settings.database_url)
+        nc = await connect(settings.nats, "qhana-up")
+        engine = create_engine(settings.database_url)
+        roles: list[asyncio.Task[None]] = []
+        runner: web.AppRunner | None = None
+        try:
+            await apply_streams(
+                nc.jetstream(),
+                events_max_age_s=settings.events_max_age_s,
+                limits=settings.queue_limits,
+            )
+            worker_ready = asyncio.Event()
+            starts: list[Coroutine[Any, Any, None]] = [
+                run_registry(settings, engine, stop, nc=nc),
+                run_recorder(settings, engine, stop, nc=nc),
+                run_worker(settings, stop, ready=worker_ready),
+            ]
+            roles = [asyncio.create_task(coro) for coro in starts]
+            runner = await serve_edge(create_app(settings, nc=nc, engine=engine), host, port)
+            await _first_of(worker_ready.wait(), roles)
+            await _wait_listed(settings)
+            announce(f"qhana nats: {server.url}")
+            announce(f"qhana ready: http://{host}:{bound_port(runner)}/")
+            sys.stdout.flush()
+            await _first_of(stop.wait(), roles)
+        finally:
+            stop.set()
+            if runner is not None:
+                await runner.cleanup()
+            results = await asyncio.gather(*roles, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(
+                    result, asyncio.CancelledError
+                ):
+                    log.error("up.role_failed", error=repr(result))
+            with contextlib.suppress(Exception):
+                await nc.drain()
+            await engine.dispose()
+
+
+async def _first_of(waiter: Awaitable[object], roles: list[asyncio.Task[None]]) -> None:
+    """Wait for ``waiter``; if a role dies first, raise its error."""
+    wait_task = asyncio.ensure_future(waiter)
+    done, _ = await asyncio.wait({wait_task, *roles}, return_when=asyncio.FIRST_COMPLETED)
+    if wait_task not in done:
+        wait_task.cancel()
+        for task in done:
+            task.result()
+        raise RuntimeError("a role stopped unexpectedly")

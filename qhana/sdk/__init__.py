@@ -1,0 +1,24 @@
+"""What plugin authors import: the plugin descriptor, input base model and task context."""
+
+from qhana.errors import Reject, Retry
+from qhana.sdk.context import SyncTaskContext, TaskContext, UploadedFile
+from qhana.sdk.fields import field
+from qhana.sdk.plugin import Handler, Plugin, PluginInput, Step
+from qhana.wire import DataSpec, LinkSpec, PluginDependencySpec, PluginType
+
+__all__ = [
+    "DataSpec",
+    "Handler",
+    "LinkSpec",
+    "Plugin",
+    "PluginDependencySpec",
+    "PluginInput",
+    "PluginType",
+    "Reject",
+    "Retry",
+    "Step",
+    "SyncTaskContext",
+    "TaskContext",
+    "UploadedFile",
+    "field",
+]

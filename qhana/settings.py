@@ -1,0 +1,140 @@
+"""The one settings object, read once in ``main()`` and passed down.
+
+Every setting has a ``QHANA_`` variable (nested ones use ``__``, e.g. ``QHANA_NATS__URL``
+is the same as the short alias ``QHANA_NATS_URL``).  The upstream variable names
+(``PLUGIN_FOLDERS``, ``SQLALCHEMY_DATABASE_URI``, ...) are accepted too, so an
+upstream deployment can switch over; a ``QHANA_`` name wins over an upstream name.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["NatsSettings", "QueueLimits", "Settings"]
+
+
+def _default_runner_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """Per-deployment overrides of the task consumers (QHANA_ACK_WAIT_S, QHANA_MAX_DELIVER)."""
+
+    ack_wait_s: float | None = None
+    max_deliver: int | None = None
+
+
+class NatsSettings(BaseModel):
+    """How every role reaches NATS."""
+
+    url: str = "nats://127.0.0.1:4222"
+    user: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    creds: Path | None = None
+    nkey_seed: Path | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    replicas: int = Field(default=1, ge=1, le=5)
+    connect_timeout_s: float = 5.0
+
+    @property
+    def servers(self) -> list[str]:
+        return [part.strip() for part in self.url.split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    """All configuration of all roles."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QHANA_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    nats: NatsSettings = Field(default_factory=NatsSettings)
+    nats_url: str | None = Field(default=None, validation_alias=AliasChoices("QHANA_NATS_URL"))
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///.qhana/qhana.db",
+        validation_alias=AliasChoices("QHANA_DATABASE_URL", "SQLALCHEMY_DATABASE_URI"),
+    )
+    public_url: str | None = Field(default=None, validation_alias=AliasChoices("QHANA_PUBLIC_URL"))
+    http_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("QHANA_HTTP_HOST"))
+    http_port: int = Field(default=5005, validation_alias=AliasChoices("QHANA_HTTP_PORT"))
+    runner_id: str = Field(
+        default_factory=_default_runner_id, validation_alias=AliasChoices("QHANA_RUNNER_ID")
+    )
+    queue: str = Field(default="default", validation_alias=AliasChoices("QHANA_QUEUE"))
+    plugin_folders: str = Field(
+        default="", validation_alias=AliasChoices("QHANA_PLUGIN_FOLDERS", "PLUGIN_FOLDERS")
+    )
+    heartbeat_interval_s: float = Field(
+        default=1.0, gt=0, validation_alias=AliasChoices("QHANA_HEARTBEAT_INTERVAL_S")
+    )
+    missed_heartbeats: int = Field(
+        default=3, ge=1, validation_alias=AliasChoices("QHANA_MISSED_HEARTBEATS")
+    )
+    worker_concurrency: int = Field(
+        default=64, ge=1, validation_alias=AliasChoices("QHANA_WORKER_CONCURRENCY")
+    )
+    sync_pool_size: int = Field(
+        default=4, ge=1, validation_alias=AliasChoices("QHANA_SYNC_POOL_SIZE")
+    )
+    ack_wait_s: float | None = Field(
+        default=None, gt=0, validation_alias=AliasChoices("QHANA_ACK_WAIT_S")
+    )
+    max_deliver: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("QHANA_MAX_DELIVER")
+    )
+    events_max_age_s: float = Field(
+        default=30 * 24 * 3600.0, gt=0, validation_alias=AliasChoices("QHANA_EVENTS_MAX_AGE_S")
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("QHANA_MAX_BODY_BYTES")
+    )
+    reverse_proxy_count: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=AliasChoices("QHANA_REVERSE_PROXY_COUNT", "REVERSE_PROXY_COUNT"),
+    )
+    log_format: str = Field(default="auto", validation_alias=AliasChoices("QHANA_LOG_FORMAT"))
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("QHANA_LOG_LEVEL", "DEFAULT_LOG_LEVEL")
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept upstream's sync URLs and pick the async driver for them."""
+        for sync, async_ in (
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgresql+psycopg2://", "postgresql+asyncpg://"),
+            ("postgresql+psycopg://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if value.startswith(sync):
+                return async_ + value[len(sync) :]
+        return value
+
+    def model_post_init(self, __context: object) -> None:
+        if self.nats_url:
+            self.nats = self.nats.model_copy(update={"url": self.nats_url})
+
+    @property
+    def queue_limits(self) -> QueueLimits:
+        return QueueLimits(ack_wait_s=self.ack_wait_s, max_deliver=self.max_deliver)
+
+    @property
+    def plugin_folder_paths(self) -> list[Path]:
+        return [Path(p) for p in self.plugin_folders.split(":") if p.strip()]

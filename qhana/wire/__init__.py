@@ -1,0 +1,63 @@
+"""The shared vocabulary: pydantic models of every NATS payload. Imports nothing of ours."""
+
+from qhana.wire.enums import EventKind, PluginType, TaskStatus
+from qhana.wire.naming import form_key, plugin_identifier, subject_token
+from qhana.wire.plugins import (
+    Announce,
+    DataSpec,
+    Heartbeat,
+    LinkSpec,
+    LoadError,
+    PluginDependencySpec,
+    PluginInfo,
+    StepSpec,
+    Withdraw,
+)
+from qhana.wire.tasks import (
+    Accepted,
+    Cancelled,
+    Failed,
+    FileRef,
+    LogLine,
+    Output,
+    Progress,
+    Started,
+    StepRequested,
+    StepSubmitted,
+    Succeeded,
+    TaskCommand,
+    TaskEvent,
+    parse_event,
+)
+
+__all__ = [
+    "Accepted",
+    "Announce",
+    "Cancelled",
+    "DataSpec",
+    "EventKind",
+    "Failed",
+    "FileRef",
+    "Heartbeat",
+    "LinkSpec",
+    "LoadError",
+    "LogLine",
+    "Output",
+    "PluginDependencySpec",
+    "PluginInfo",
+    "PluginType",
+    "Progress",
+    "Started",
+    "StepRequested",
+    "StepSpec",
+    "StepSubmitted",
+    "Succeeded",
+    "TaskCommand",
+    "TaskEvent",
+    "TaskStatus",
+    "Withdraw",
+    "form_key",
+    "parse_event",
+    "plugin_identifier",
+    "subject_token",
+]

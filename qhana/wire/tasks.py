@@ -1,0 +1,149 @@
+"""Task commands (``QHANA_TASKS``) and task lifecycle events (``QHANA_EVENTS``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from qhana.wire.enums import EventKind
+
+__all__ = [
+    "Accepted",
+    "Cancelled",
+    "Failed",
+    "FileRef",
+    "LogLine",
+    "Output",
+    "Progress",
+    "Started",
+    "StepRequested",
+    "StepSubmitted",
+    "Succeeded",
+    "TaskCommand",
+    "TaskEvent",
+    "parse_event",
+]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileRef(_Wire):
+    """A file in the Object Store ``qhana-files`` (an upload or an output)."""
+
+    object_name: str
+    name: str
+    content_type: str
+    size: int
+
+
+class TaskCommand(_Wire):
+    """Run a plugin (``step_id`` None) or one later step of a task.
+
+    ``task_id`` is None in the first command of a task: the task id is then the stream
+    sequence of this very command.
+    """
+
+    command_id: str
+    task_id: int | None = None
+    plugin: str
+    step_id: str | None = None
+    params: dict[str, Any]
+    files: dict[str, FileRef] = Field(default_factory=dict)
+    submitted_at: datetime
+
+
+class _Event(_Wire):
+    task_id: int
+    at: datetime
+    cmd_seq: int
+    attempt: int = 0
+    event_id: str
+
+
+class Accepted(_Event):
+    kind: Literal[EventKind.ACCEPTED] = EventKind.ACCEPTED
+    plugin: str
+    plugin_name: str
+    plugin_version: str
+    params: dict[str, Any]
+
+
+class StepSubmitted(_Event):
+    kind: Literal[EventKind.STEP_SUBMITTED] = EventKind.STEP_SUBMITTED
+    step_id: str
+    params: dict[str, Any]
+
+
+class Started(_Event):
+    kind: Literal[EventKind.STARTED] = EventKind.STARTED
+    runner_id: str
+
+
+class Progress(_Event):
+    kind: Literal[EventKind.PROGRESS] = EventKind.PROGRESS
+    value: float
+    start: float = 0
+    target: float = 100
+    unit: str = "%"
+
+
+class LogLine(_Event):
+    kind: Literal[EventKind.LOG] = EventKind.LOG
+    text: str
+
+
+class Output(_Event):
+    kind: Literal[EventKind.OUTPUT] = EventKind.OUTPUT
+    file: FileRef
+    data_type: str
+    token: str
+
+
+class StepRequested(_Event):
+    kind: Literal[EventKind.STEP_REQUESTED] = EventKind.STEP_REQUESTED
+    step_id: str
+    prefill: dict[str, str] = Field(default_factory=dict)
+    log: str | None = None
+    progress: Progress | None = None
+
+
+class Succeeded(_Event):
+    kind: Literal[EventKind.SUCCEEDED] = EventKind.SUCCEEDED
+    log: str | None = None
+
+
+class Failed(_Event):
+    kind: Literal[EventKind.FAILED] = EventKind.FAILED
+    reason: str
+    log: str | None = None
+
+
+class Cancelled(_Event):
+    kind: Literal[EventKind.CANCELLED] = EventKind.CANCELLED
+    reason: str
+
+
+TaskEvent = Annotated[
+    Accepted
+    | StepSubmitted
+    | Started
+    | Progress
+    | LogLine
+    | Output
+    | StepRequested
+    | Succeeded
+    | Failed
+    | Cancelled,
+    Field(discriminator="kind"),
+]
+
+_EVENT_ADAPTER: TypeAdapter[TaskEvent] = TypeAdapter(TaskEvent)
+
+
+def parse_event(data: bytes | str) -> TaskEvent:
+    """Parse one event payload (JSON) into its typed model; raises pydantic's ValidationError."""
+    return _EVENT_ADAPTER.validate_json(data)

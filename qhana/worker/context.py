@@ -1,0 +1,145 @@
+"""The worker's implementation of ``qhana.sdk.TaskContext`` for one attempt of one command."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js.object_store import ObjectStore
+
+from qhana.bus.publish import publish_event
+from qhana.sdk.context import UploadedFile
+from qhana.wire import FileRef, LogLine, Output, Progress, TaskEvent
+from qhana.worker.inputs import read_url
+
+__all__ = ["RequestedStep", "StoredUpload", "WorkerContext"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedStep:
+    step_id: str
+    prefill: dict[str, str]
+    progress: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    ref: FileRef
+    store: ObjectStore
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def content_type(self) -> str:
+        return self.ref.content_type
+
+    async def read(self) -> bytes:
+        result = await self.store.get(self.ref.object_name)
+        return bytes(result.data or b"")
+
+
+class WorkerContext:
+    """Publishes the handler's log, progress and outputs as events of this attempt."""
+
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        files: ObjectStore,
+        task_id: int,
+        cmd_seq: int,
+        attempt: int,
+        state: dict[str, Any],
+        uploads: Mapping[str, UploadedFile],
+    ) -> None:
+        self._js = js
+        self._files = files
+        self._task_id = task_id
+        self._cmd_seq = cmd_seq
+        self._attempt = attempt
+        self._state = state
+        self._uploads = uploads
+        self._counter = 0
+        self.requested_step: RequestedStep | None = None
+        self.cancel_event = asyncio.Event()
+
+    @property
+    def task_id(self) -> int:
+        return self._task_id
+
+    @property
+    def attempt(self) -> int:
+        return self._attempt
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self._state
+
+    @property
+    def uploads(self) -> Mapping[str, UploadedFile]:
+        return self._uploads
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def event_fields(self) -> dict[str, Any]:
+        """Common fields of the next event of this attempt (with a unique, stable event id)."""
+        self._counter += 1
+        return {
+            "task_id": self._task_id,
+            "at": datetime.now(UTC),
+            "cmd_seq": self._cmd_seq,
+            "attempt": self._attempt,
+            "event_id": f"{self._task_id}.{self._cmd_seq}.{self._attempt}.{self._counter}",
+        }
+
+    async def emit(self, event: TaskEvent) -> int:
+        return await publish_event(self._js, event)
+
+    async def log(self, text: str) -> None:
+        await self.emit(LogLine(**self.event_fields(), text=text))
+
+    async def progress(
+        self, value: float, *, target: float = 100, start: float = 0, unit: str = "%"
+    ) -> None:
+        await self.emit(
+            Progress(**self.event_fields(), value=value, start=start, target=target, unit=unit)
+        )
+
+    async def write_output(
+        self, name: str, data: bytes | str, *, data_type: str, content_type: str
+    ) -> None:
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        safe = _UNSAFE.sub("_", name).strip("._") or "output"
+        fields = self.event_fields()
+        object_name = f"tasks/{self._task_id}/{fields['event_id']}/{safe}"
+        await self._files.put(object_name, payload)
+        ref = FileRef(
+            object_name=object_name, name=safe, content_type=content_type, size=len(payload)
+        )
+        await self.emit(
+            Output(**fields, file=ref, data_type=data_type, token=secrets.token_urlsafe(32))
+        )
+
+    async def read_url(self, url: str) -> bytes:
+        return await read_url(url)
+
+    def request_step(
+        self,
+        step_id: str,
+        *,
+        prefill: Mapping[str, str] | None = None,
+        progress: float | None = None,
+    ) -> None:
+        self.requested_step = RequestedStep(step_id, dict(prefill or {}), progress)

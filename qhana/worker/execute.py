@@ -1,0 +1,93 @@
+"""Running one attempt of a plugin handler: async on the loop, sync in a thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Awaitable
+from concurrent.futures import Executor
+from typing import Any, cast
+
+from pydantic import BaseModel, ValidationError
+
+from qhana.errors import Reject, Retry, TaskCancelled, TaskTimeout
+from qhana.sdk.plugin import AsyncHandler, Handler, SyncHandler
+from qhana.worker.context import WorkerContext
+from qhana.worker.sync_context import SyncContext
+
+__all__ = ["HandlerResult", "run_handler"]
+
+
+class HandlerResult:
+    """What happened inside the handler: the returned log text or the error."""
+
+    def __init__(
+        self, log: str | None = None, error: str | None = None, retry_s: float | None = None
+    ) -> None:
+        self.log = log
+        self.error = error
+        self.retry_s = retry_s
+
+
+def _describe(exc: BaseException) -> str:
+    return repr(exc) + "\n\n" + "".join(traceback.format_exception(exc)).rstrip()
+
+
+async def _invoke(
+    handler: Handler, ctx: WorkerContext, params: BaseModel, pool: Executor
+) -> str | None:
+    if asyncio.iscoroutinefunction(handler):
+        result: Any = await cast(AsyncHandler, handler)(ctx, params)
+    else:
+        loop = asyncio.get_running_loop()
+        sync_handler = cast(SyncHandler, handler)
+        sync_ctx = SyncContext(ctx, loop)
+        result = await loop.run_in_executor(pool, lambda: sync_handler(sync_ctx, params))
+        if isinstance(result, Awaitable):
+            result = await result
+    if result is not None and not isinstance(result, str):
+        raise TypeError(f"handler returned {type(result).__name__}, expected str or None")
+    return result
+
+
+async def _until_cancelled(ctx: WorkerContext) -> None:
+    await ctx.cancel_event.wait()
+
+
+async def run_handler(
+    handler: Handler,
+    model: type[BaseModel],
+    raw_params: dict[str, Any],
+    ctx: WorkerContext,
+    *,
+    timeout_s: float | None,
+    pool: Executor,
+) -> HandlerResult:
+    """Validate the parameters and run the handler under its timeout and cancellation."""
+    try:
+        params = model.model_validate(raw_params)
+    except ValidationError as exc:
+        return HandlerResult(error=f"invalid parameters: {exc}")
+    work = asyncio.ensure_future(_invoke(handler, ctx, params, pool))
+    cancel = asyncio.ensure_future(_until_cancelled(ctx))
+    try:
+        done, _ = await asyncio.wait(
+            {work, cancel}, timeout=timeout_s, return_when="FIRST_COMPLETED"
+        )
+        if work not in done:
+            work.cancel()
+            if cancel in done:
+                raise TaskCancelled("cancelled by request")
+            raise TaskTimeout(timeout_s or 0)
+        return HandlerResult(log=work.result())
+    except Retry as exc:
+        return HandlerResult(retry_s=exc.defer_s)
+    except (Reject, TaskCancelled, TaskTimeout) as exc:
+        return HandlerResult(error=str(exc))
+    except Exception as exc:
+        return HandlerResult(error=_describe(exc))
+    finally:
+        cancel.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await cancel

@@ -1,0 +1,231 @@
+"""The task loop: pull commands of one queue, run plugins, publish events, settle messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from concurrent.futures import Executor
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+from pydantic import ValidationError
+
+from qhana.bus import subjects
+from qhana.bus.pull import pull_batch
+from qhana.errors import BusError
+from qhana.logging import get_logger
+from qhana.sdk import Plugin
+from qhana.wire import Failed, Progress, Started, StepRequested, Succeeded, TaskCommand
+from qhana.worker.context import StoredUpload, WorkerContext
+from qhana.worker.execute import HandlerResult, run_handler
+from qhana.worker.outcome import Done, Failure, Outcome, Redeliver, settle_message
+
+__all__ = ["TaskLoop"]
+
+log = get_logger("qhana.worker")
+
+
+class TaskLoop:
+    """Runs the commands of one queue with bounded concurrency."""
+
+    def __init__(
+        self,
+        *,
+        nc: Client,
+        queue: str,
+        plugins: dict[str, Plugin],
+        runner_id: str,
+        concurrency: int,
+        ack_wait_s: float,
+        pool: Executor,
+        state: KeyValue,
+        files: ObjectStore,
+    ) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._queue = queue
+        self._plugins = plugins
+        self._runner_id = runner_id
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._ack_wait_s = ack_wait_s
+        self._pool = pool
+        self._state = state
+        self._files = files
+        self._running: dict[int, WorkerContext] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.handled = 0
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and run commands until ``stop`` is set, then drain what is in flight."""
+        sub = await self._js.pull_subscribe_bind(
+            durable=subjects.queue_consumer(self._queue), stream=subjects.TASKS_STREAM
+        )
+        cancel_sub = await self._nc.subscribe(
+            f"{subjects.CONTROL_PREFIX}.task.*.cancel", cb=self._on_cancel
+        )
+        try:
+            while not stop.is_set():
+                await self._fetch_batch(sub, stop)
+        finally:
+            await cancel_sub.unsubscribe()
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _fetch_batch(
+        self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event
+    ) -> None:
+        await self._slots.acquire()
+        free = 1
+        while free < self._concurrency and not self._slots.locked():
+            await self._slots.acquire()
+            free += 1
+        try:
+            msgs = await pull_batch(sub, free, 1.0)
+        except Exception as exc:  # NATS away: back off, keep the loop alive
+            log.warning("worker.fetch_failed", error=str(exc))
+            msgs = []
+            await asyncio.sleep(0.5)
+        for _ in range(free - len(msgs)):
+            self._slots.release()
+        for msg in msgs:
+            task = asyncio.create_task(self._guarded(msg))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _guarded(self, msg: Msg) -> None:
+        try:
+            await self.handle(msg)
+        except Exception as exc:  # never let one message kill the loop
+            log.exception("worker.message_crashed", error=str(exc))
+        finally:
+            self._slots.release()
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        try:
+            task_id = int(msg.subject.split(".")[3])
+        except (IndexError, ValueError):
+            return
+        ctx = self._running.get(task_id)
+        if ctx is not None:
+            ctx.cancel_event.set()
+
+    async def handle(self, msg: Msg) -> None:
+        meta = msg.metadata
+        cmd_seq, attempt = int(meta.sequence.stream), int(meta.num_delivered)
+        try:
+            cmd = TaskCommand.model_validate_json(msg.data)
+        except ValidationError as exc:
+            log.error("task.malformed_command", stream_seq=cmd_seq, error=str(exc))
+            await settle_message(msg, Failure("malformed command"))
+            return
+        task_id = cmd.task_id or cmd_seq
+        bound = log.bind(task_id=task_id, plugin=cmd.plugin, attempt=attempt, stream_seq=cmd_seq)
+        ctx = WorkerContext(
+            js=self._js,
+            files=self._files,
+            task_id=task_id,
+            cmd_seq=cmd_seq,
+            attempt=attempt,
+            state={},
+            uploads={k: StoredUpload(v, self._files) for k, v in cmd.files.items()},
+        )
+        self._running[task_id] = ctx
+        ticker = asyncio.create_task(self._keep_alive(msg))
+        started = time.perf_counter()
+        try:
+            outcome = await self._attempt(cmd, ctx, bound)
+        except BusError as exc:
+            bound.warning("task.bus_error", error=str(exc))
+            outcome = Redeliver(1.0)
+        finally:
+            ticker.cancel()
+            self._running.pop(task_id, None)
+        await settle_message(msg, outcome)
+        self.handled += 1
+        bound.info(
+            "task.finished",
+            outcome=type(outcome).__name__,
+            duration_s=round(time.perf_counter() - started, 4),
+        )
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        while True:
+            await asyncio.sleep(self._ack_wait_s / 3)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    async def _attempt(self, cmd: TaskCommand, ctx: WorkerContext, bound: Any) -> Outcome:
+        plugin = self._plugins.get(cmd.plugin)
+        step = plugin.step(cmd.step_id) if plugin and cmd.step_id else None
+        if plugin is None or (cmd.step_id and step is None):
+            # another runner of this queue may offer it; max_deliver ends the hunt
+            bound.warning("task.plugin_unavailable", step=cmd.step_id)
+            return Redeliver(2.0)
+        await ctx.emit(Started(**ctx.event_fields(), runner_id=self._runner_id))
+        bound.info("task.started")
+        if cmd.step_id:
+            ctx.state.update(await self._load_state(ctx.task_id))
+        handler, model = (
+            (step.handler, step.input_model) if step else (plugin.handler, plugin.input_model)
+        )
+        result = await run_handler(
+            handler, model, cmd.params, ctx, timeout_s=plugin.timeout_s, pool=self._pool
+        )
+        return await self._finish(ctx, result, bound)
+
+    async def _finish(self, ctx: WorkerContext, result: HandlerResult, bound: Any) -> Outcome:
+        if result.retry_s is not None:
+            bound.info("task.retry", defer_s=result.retry_s)
+            return Redeliver(result.retry_s)
+        if result.error is not None:
+            bound.warning("task.failed", error=result.error.splitlines()[0][:200])
+            return await self._fail(ctx, result.error)
+        if ctx.requested_step is not None:
+            await self._save_state(ctx.task_id, ctx.state)
+            req = ctx.requested_step
+            progress = None
+            if req.progress is not None:
+                progress = Progress(**ctx.event_fields(), value=req.progress)
+            await ctx.emit(
+                StepRequested(
+                    **ctx.event_fields(),
+                    step_id=req.step_id,
+                    prefill=req.prefill,
+                    log=result.log,
+                    progress=progress,
+                )
+            )
+            return Done()
+        await ctx.emit(Succeeded(**ctx.event_fields(), log=result.log))
+        return Done()
+
+    async def _fail(self, ctx: WorkerContext, reason: str) -> Outcome:
+        await ctx.emit(
+            Failed(**ctx.event_fields(), reason=reason.splitlines()[0][:500], log=reason)
+        )
+        return Failure(reason)
+
+    async def _load_state(self, task_id: int) -> dict[str, Any]:
+        try:
+            entry = await self._state.get(str(task_id))
+        except KeyNotFoundError:
+            return {}
+        loaded: dict[str, Any] = json.loads(entry.value or b"{}")
+        return loaded
+
+    async def _save_state(self, task_id: int, state: dict[str, Any]) -> None:
+        await self._state.put(str(task_id), json.dumps(state).encode())

@@ -1,0 +1,78 @@
+"""``qhana worker``: load plugins, announce them, run the task loop of one queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from qhana.bus import apply_queue_consumer, connect, subjects
+from qhana.logging import get_logger
+from qhana.settings import Settings
+from qhana.worker.loader import LoadedPlugins, default_plugin_dir, load_plugins
+from qhana.worker.presence import Presence
+from qhana.worker.runner import TaskLoop
+
+__all__ = ["discover_plugins", "run_worker"]
+
+log = get_logger("qhana.worker")
+
+
+def discover_plugins(settings: Settings) -> LoadedPlugins:
+    folders: list[Path] = []
+    default = default_plugin_dir()
+    if default is not None:
+        folders.append(default)
+    folders.extend(p for p in settings.plugin_folder_paths if p.resolve() != default)
+    return load_plugins(folders)
+
+
+async def run_worker(
+    settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event | None = None
+) -> None:
+    """Serve ``settings.queue`` until ``stop`` is set; drain in-flight tasks; withdraw."""
+    loaded = discover_plugins(settings)
+    queue = settings.queue
+    offered = {k: p for k, p in loaded.plugins.items() if p.queue == queue}
+    nc = await connect(settings.nats, f"qhana-worker-{settings.runner_id}")
+    pool = ThreadPoolExecutor(settings.sync_pool_size, thread_name_prefix="qhana-plugin")
+    try:
+        js = nc.jetstream()
+        ack_wait_s = await apply_queue_consumer(
+            js, queue, settings.nats.replicas, settings.queue_limits
+        )
+        loop = TaskLoop(
+            nc=nc,
+            queue=queue,
+            plugins=offered,
+            runner_id=settings.runner_id,
+            concurrency=settings.worker_concurrency,
+            ack_wait_s=ack_wait_s,
+            pool=pool,
+            state=await js.key_value(subjects.STATE_BUCKET),
+            files=await js.object_store(subjects.FILES_BUCKET),
+        )
+        presence = Presence(
+            nc,
+            runner_id=settings.runner_id,
+            queues=[queue],
+            interval_s=settings.heartbeat_interval_s,
+            running=lambda: loop.running,
+        )
+        await presence.announce([p.info() for p in offered.values()], loaded.errors)
+        beats = asyncio.create_task(presence.beat_forever())
+        log.info("worker.ready", queue=queue, runner_id=settings.runner_id, plugins=len(offered))
+        if ready is not None:
+            ready.set()
+        try:
+            await loop.run(stop)
+        finally:
+            beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beats
+            await presence.withdraw()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            await nc.drain()
