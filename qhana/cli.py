@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="apply the alembic migrations")
-    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.add_argument("revision", nargs="?", default="heads")
     upgrade.set_defaults(run=_db_upgrade)
     return parser
 

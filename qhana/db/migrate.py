@@ -32,7 +32,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-async def upgrade_database(url: str, revision: str = "head") -> None:
+async def upgrade_database(url: str, revision: str = "heads") -> None:
     """Bring the schema up to ``revision`` (idempotent)."""
     cfg = alembic_config(url)
 
