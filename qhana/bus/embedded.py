@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import re
 import shutil
 import signal
+import sys
 import sysconfig
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ log = get_logger("qhana.bus.embedded")
 
 _LISTEN = re.compile(rb"Listening for client connections on ([0-9.:\[\]a-fA-F]+):(\d+)")
 _READY = b"Server is ready"
+_PR_SET_PDEATHSIG = 1
 
 
 def find_nats_server() -> str:
@@ -63,6 +66,14 @@ class EmbeddedNats:
             self.process.kill()
 
 
+def _die_with_parent() -> None:
+    """Linux: the nats-server child gets SIGTERM when its parent dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 async def _read_until_ready(proc: asyncio.subprocess.Process, sink: list[bytes]) -> int:
     assert proc.stderr is not None
     port: int | None = None
@@ -100,7 +111,11 @@ async def start_nats_server(
     store_dir.mkdir(parents=True, exist_ok=True)
     args = [find_nats_server(), "-js", "-a", host, "-p", str(port), "-sd", str(store_dir)]
     proc = await asyncio.create_subprocess_exec(
-        *args, *extra_args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        *args,
+        *extra_args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
     )
     output: list[bytes] = []
     try:
