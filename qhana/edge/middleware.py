@@ -25,6 +25,9 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if requested:
             response.headers["Access-Control-Allow-Headers"] = requested
         response.headers["Access-Control-Allow-Methods"] = _CORS_METHODS
+    elif request.method == "OPTIONS" and (allowed := _allowed_methods(request)):
+        # as Flask does: a plain OPTIONS of a route answers 200 with its methods
+        response = web.Response(status=200, headers={"Allow": ", ".join(sorted(allowed))})
     else:
         try:
             response = await handler(request)
@@ -35,6 +38,17 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
+def _allowed_methods(request: web.Request) -> set[str]:
+    exc = request.match_info.http_exception
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return {*exc.allowed_methods, "OPTIONS"}
+    if exc is None:
+        return {
+            route.method for route in request.match_info.route.resource or () if route.method != "*"
+        } | {"OPTIONS"}
+    return set()
+
+
 @web.middleware
 async def slash_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A path without its trailing slash gets 308 to the slashed one (method and body kept)."""
@@ -43,7 +57,7 @@ async def slash_middleware(request: web.Request, handler: Handler) -> web.Stream
             request.clone(rel_url=request.rel_url.with_path(request.path + "/"))
         )
         if match.http_exception is None:
-            location = request.rel_url.with_path(request.path + "/")
+            location = request.rel_url.with_path(request.path + "/", keep_query=True)
             raise web.HTTPPermanentRedirect(str(location))
     return await handler(request)
 

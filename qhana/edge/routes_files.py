@@ -9,6 +9,7 @@ from aiohttp import web
 
 from qhana.bus import subjects
 from qhana.db.task_views import load_file
+from qhana.edge.ids import path_id
 from qhana.edge.keys import ENGINE, NATS
 from qhana.edge.responses import error_response, validation_error
 
@@ -29,7 +30,7 @@ async def get_file(request: web.Request) -> web.Response:
     if token is None:
         return validation_error("query", {"file-id": ["Missing data for required field."]})
     async with request.app[ENGINE].connect() as conn:
-        file = await load_file(conn, int(request.match_info["file_id"]))
+        file = await load_file(conn, path_id(request, "file_id", "File not found."))
     if file is None or not hmac.compare_digest(file.token.encode(), token.encode()):
         return error_response(404, "File not found.")
     store = await request.app[NATS].jetstream().object_store(subjects.FILES_BUCKET)

@@ -10,6 +10,7 @@ from qhana.db.catalogue import CatalogueEntry
 from qhana.db.task_views import load_task
 from qhana.edge.forms import FormPage, render_form_page
 from qhana.edge.forms_io import read_form
+from qhana.edge.ids import path_id
 from qhana.edge.keys import CATALOGUE, ENGINE, NATS, SETTINGS
 from qhana.edge.plugin_json import list_entry, metadata_document, process_path, ui_path
 from qhana.edge.responses import error_response, json_response, validation_error
@@ -152,7 +153,7 @@ async def _step_context(request: web.Request) -> tuple[PluginInfo, StepSpec, int
     step = info.step(step_id)
     if step is None or kind not in ("ui", "process"):
         raise web.HTTPNotFound(reason="Step not found.")
-    return info, step, int(request.match_info["task_id"]), kind
+    return info, step, path_id(request, "task_id", "Task not found."), kind
 
 
 @routes.route("*", r"/plugins/{plugin}/{task_id:\d+}/{route}/")

@@ -17,6 +17,7 @@ from qhana.db.projector import apply_event
 from qhana.db.tables import webhooks
 from qhana.db.task_views import TaskView, load_task
 from qhana.db.upsert import insert_ignore
+from qhana.edge.ids import path_id
 from qhana.edge.keys import CLOSING, ENGINE, NATS, SETTINGS
 from qhana.edge.responses import error_response, json_response, validation_error
 from qhana.edge.task_json import task_document
@@ -33,7 +34,7 @@ _WEBHOOK_EVENTS = ("status", "steps", "details")
 
 async def _task(request: web.Request) -> TaskView:
     async with request.app[ENGINE].connect() as conn:
-        task = await load_task(conn, int(request.match_info["task_id"]))
+        task = await load_task(conn, path_id(request, "task_id", "Task not found."))
     if task is None:
         raise web.HTTPNotFound(reason="Task not found.")
     return task
@@ -97,6 +98,7 @@ async def subscribe_task(request: web.Request) -> web.Response:
     return json_response(task_document(task, base_url(request, request.app[SETTINGS])))
 
 
+@routes.post(r"/tasks/{task_id:\d+}/cancel")
 @routes.post(r"/tasks/{task_id:\d+}/cancel/")
 async def cancel_task(request: web.Request) -> web.Response:
     task = await _task(request)
