@@ -107,6 +107,16 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("QHANA_REVERSE_PROXY_COUNT", "REVERSE_PROXY_COUNT"),
     )
+    # --- webhook delivery (runner API, POST /tasks/<id>/ subscriptions) ---
+    webhook_attempts: int = Field(
+        default=6, ge=1, le=50, validation_alias=AliasChoices("QHANA_WEBHOOK_ATTEMPTS")
+    )
+    webhook_backoff_s: float = Field(
+        default=0.5, ge=0, validation_alias=AliasChoices("QHANA_WEBHOOK_BACKOFF_S")
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, validation_alias=AliasChoices("QHANA_WEBHOOK_TIMEOUT_S")
+    )
     log_format: str = Field(default="auto", validation_alias=AliasChoices("QHANA_LOG_FORMAT"))
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("QHANA_LOG_LEVEL", "DEFAULT_LOG_LEVEL")

@@ -22,15 +22,17 @@ PG_URL = os.environ.get(
 FIXTURE_PLUGINS = Path(__file__).parent / "fixture_plugins"
 
 
+# asyncpg's own DSN of PG_URL (QHANA_TEST_POSTGRES_URL lets a run use its own database)
+PG_DSN = PG_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 async def _postgres_reachable() -> str | None:
     try:
         import asyncpg
 
-        conn = await asyncio.wait_for(
-            asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test"), 3
-        )
+        conn = await asyncio.wait_for(asyncpg.connect(PG_DSN), 3)
     except Exception as exc:
-        return f"PostgreSQL at 127.0.0.1:5432/test unreachable: {exc!r}"
+        return f"PostgreSQL at {PG_DSN} unreachable: {exc!r}"
     await conn.close()
     return None
 
@@ -38,7 +40,7 @@ async def _postgres_reachable() -> str | None:
 async def _reset_postgres() -> None:
     import asyncpg
 
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    conn = await asyncpg.connect(PG_DSN)
     try:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
     finally:

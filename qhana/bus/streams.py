@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
+    DeliverPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
     RetentionPolicy,
@@ -28,6 +29,7 @@ __all__ = ["QueueLimits", "StreamsSpec", "apply_queue_consumer", "apply_streams"
 
 log = get_logger("qhana.bus.streams")
 
+_DELIVER = {"all": DeliverPolicy.ALL, "new": DeliverPolicy.NEW}
 _RETENTION = {
     "limits": RetentionPolicy.LIMITS,
     "workqueue": RetentionPolicy.WORK_QUEUE,
@@ -95,6 +97,7 @@ def consumer_config(
         ack_wait=limits.ack_wait_s or float(item.get("ack_wait_s", 30)),
         max_deliver=limits.max_deliver or int(item.get("max_deliver", -1)),
         max_ack_pending=int(item.get("max_ack_pending", 1000)),
+        deliver_policy=_DELIVER.get(str(item.get("deliver_policy", "all")), DeliverPolicy.ALL),
         filter_subject=str(filter_subject).format(queue=queue) if filter_subject else None,
         num_replicas=replicas,
     )

@@ -12,6 +12,7 @@ __all__ = [
     "HEARTBEAT_ALL",
     "PLUGINS_STREAM",
     "RECORDER_DURABLE",
+    "WEBHOOKS_DURABLE",
     "STATE_BUCKET",
     "TASKS_STREAM",
     "announce",
@@ -31,6 +32,7 @@ TASKS_STREAM = "QHANA_TASKS"
 EVENTS_STREAM = "QHANA_EVENTS"
 PLUGINS_STREAM = "QHANA_PLUGINS"
 RECORDER_DURABLE = "recorder"
+WEBHOOKS_DURABLE = "webhooks"
 STATE_BUCKET = "qhana-task-state"
 FILES_BUCKET = "qhana-files"
 CONTROL_PREFIX = "qhana.control"

@@ -123,6 +123,7 @@ webhooks = Table(
     Column("task_id", BigInteger, nullable=False, index=True),
     Column("href", Text, nullable=False),
     Column("event", String(32), nullable=True),
+    Column("source", Text, nullable=True),  # absolute task URL, captured at subscription
     UniqueConstraint("task_id", "href", "event", name="uq_webhooks_task_href_event"),
 )
 
