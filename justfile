@@ -48,3 +48,7 @@ streams *ARGS:
 # upgrade the database at QHANA_DATABASE_URL to the newest schema
 db-upgrade:
     qhana db upgrade
+
+# benchmark a fresh stack (bounded, 127.0.0.1 only): table + `--json FILE`; `--quick` < 1 min
+bench *ARGS:
+    qhana bench {{ARGS}}

@@ -88,6 +88,20 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace, stop: asynci
     print(f"database at revision {args.revision}")
 
 
+async def _bench(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from qhana.bench import QUICK, BenchConfig, run_bench
+
+    cfg = QUICK if args.quick else BenchConfig()
+    json_path = Path(args.json) if args.json else None
+    bench = asyncio.ensure_future(run_bench(cfg, quick=args.quick, json_path=json_path))
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({bench, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not bench.done():
+        bench.cancel()
+    await bench
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qhana", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -114,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     apply = streams_sub.add_parser("apply", help="create/update streams, consumers, buckets")
     apply.add_argument("--queue", action="append", help="task queue to create a consumer for")
     apply.set_defaults(run=_streams_apply)
+
+    bench = sub.add_parser("bench", help="benchmark a fresh stack; prints a table")
+    bench.add_argument("--quick", action="store_true", help="a small run (< 1 minute)")
+    bench.add_argument("--json", default=None, metavar="FILE", help="also write the results")
+    bench.set_defaults(run=_bench)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,0 +1,165 @@
+"""The measurements of ``qhana bench``, each against a running :class:`BenchStack`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from qhana.bench.load import get_rate, submit_many, submit_one, until
+from qhana.bench.stack import BenchStack, WorkerProc, start_worker
+
+__all__ = [
+    "BenchConfig",
+    "completion",
+    "first_task",
+    "get_rates",
+    "workers",
+]
+
+BURN = "bench-cpu-burn@v1-0-0"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """Sizes of every phase. ``QUICK`` is small enough for a test (< 60 s)."""
+
+    raw_tasks: int = 5000
+    completion_tasks: int = 5000
+    clients: int = 16
+    latency_tasks: int = 200
+    poll_interval_s: float = 0.005
+    get_requests: int = 20_000
+    get_max_s: float = 4.0
+    scaling_tasks: int = 48
+    burn_rounds: int = 400_000
+    completion_timeout_s: float = 240.0
+
+
+QUICK = BenchConfig(
+    raw_tasks=1000,
+    completion_tasks=500,
+    latency_tasks=25,
+    get_requests=2000,
+    get_max_s=1.0,
+    scaling_tasks=12,
+    burn_rounds=200_000,
+    completion_timeout_s=40.0,
+)
+
+
+async def first_task(stack: BenchStack, http: aiohttp.ClientSession) -> tuple[float, int]:
+    """Seconds from spawning ``qhana up`` until the first hello-world task is SUCCESS (SSE)."""
+    task_id = await submit_one(http, stack.base, "hello-world@v0-2-1", {"inputStr": "first"})
+    async with http.get(f"{stack.base}tasks/{task_id}/events") as resp:
+        async for raw in resp.content:
+            if raw.startswith(b"event: succeeded"):
+                break
+    return time.perf_counter() - stack.started_at, task_id
+
+
+async def _all_success(stack: BenchStack, min_id: int, count: int, timeout_s: float) -> None:
+    async def _done() -> bool:
+        got = await asyncio.to_thread(stack.count_status, "SUCCESS", min_id)
+        return got >= count
+
+    await until(_done, timeout_s, interval_s=0.02)
+
+
+async def completion(
+    stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
+) -> dict[str, float]:
+    """``completion_tasks`` hello-world POSTs by ``clients`` clients, until all SUCCESS in SQL."""
+    started = time.perf_counter()
+    submitted = await submit_many(http, stack.base, cfg.completion_tasks, cfg.clients)
+    await _all_success(
+        stack, min(submitted.task_ids), cfg.completion_tasks, cfg.completion_timeout_s
+    )
+    elapsed = time.perf_counter() - started
+    return {
+        "completion_tasks_per_s": round(cfg.completion_tasks / elapsed, 1),
+        "completion_s": round(elapsed, 3),
+        "submit_per_s": round(submitted.per_s, 1),
+    }
+
+
+async def get_rates(
+    stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig, task_id: int
+) -> dict[str, float]:
+    plugins = await get_rate(
+        http, f"{stack.base}plugins/", cfg.clients, cfg.get_requests, cfg.get_max_s
+    )
+    cpu_before, requests_before = stack.cpu_s(), cfg.get_requests
+    started = time.perf_counter()
+    tasks = await get_rate(
+        http, f"{stack.base}tasks/{task_id}/", cfg.clients, requests_before, cfg.get_max_s
+    )
+    served = tasks * (time.perf_counter() - started)
+    cpu_ms = (stack.cpu_s() - cpu_before) * 1000 / max(served, 1)
+    return {
+        "plugins_get_per_s": round(plugins, 1),
+        "task_get_per_s": round(tasks, 1),
+        "task_get_cpu_ms": round(cpu_ms, 3),
+    }
+
+
+async def _listed(http: aiohttp.ClientSession, base: str, identifier: str) -> bool:
+    async with http.get(f"{base}plugins/") as resp:
+        doc: dict[str, Any] = await resp.json()
+    return any(p.get("identifier") == identifier for p in doc.get("plugins", []))
+
+
+async def _worker_ready(log_path: Path, timeout_s: float = 30) -> None:
+    async def _ready() -> bool:
+        return log_path.is_file() and b'"worker.ready"' in log_path.read_bytes()
+
+    await until(_ready, timeout_s, interval_s=0.02)
+
+
+async def _burn_rate(stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig) -> float:
+    form = {"rounds": str(cfg.burn_rounds)}
+    started = time.perf_counter()
+    submitted = await submit_many(http, stack.base, cfg.scaling_tasks, 4, BURN, form)
+    await _all_success(stack, min(submitted.task_ids), cfg.scaling_tasks, 120)
+    return cfg.scaling_tasks / (time.perf_counter() - started)
+
+
+async def workers(
+    stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
+) -> dict[str, float]:
+    """Listing after start, 1 vs 2 worker processes, and unavailability after SIGKILL."""
+    started: list[WorkerProc] = []
+    try:
+        first = await start_worker(stack.nats_url, "bench-w1", stack.data_dir / "w1.log")
+        started.append(first)
+        await until(lambda: _listed(http, stack.base, BURN), 30, interval_s=0.01)
+        listed_s = time.perf_counter() - first.started_at
+        await _worker_ready(stack.data_dir / "w1.log")
+        one = await _burn_rate(stack, http, cfg)
+        second = await start_worker(stack.nats_url, "bench-w2", stack.data_dir / "w2.log")
+        started.append(second)
+        await _worker_ready(stack.data_dir / "w2.log")
+        two = await _burn_rate(stack, http, cfg)
+        for proc in started:
+            proc.kill()
+        killed = time.perf_counter()
+
+        async def _gone() -> bool:
+            return not await _listed(http, stack.base, BURN)
+
+        await until(_gone, 30, interval_s=0.02)
+        dead_s = time.perf_counter() - killed
+    finally:
+        for proc in started:
+            await proc.stop()
+    return {
+        "plugin_listed_s": round(listed_s, 3),
+        "runner_dead_s": round(dead_s, 3),
+        "burn_1_worker_tasks_per_s": round(one, 2),
+        "burn_2_workers_tasks_per_s": round(two, 2),
+        "worker_scaling_ratio": round(two / one, 3),
+    }
