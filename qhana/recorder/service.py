@@ -18,7 +18,6 @@ from qhana.bus.publish import publish_event
 from qhana.bus.pull import pull_batch
 from qhana.db.projector import apply_events
 from qhana.logging import get_logger
-from qhana.recorder.webhooks import DeliveryPolicy, WebhookDispatcher
 from qhana.settings import Settings
 from qhana.wire import Failed, TaskCommand, TaskEvent, parse_event
 
@@ -134,13 +133,7 @@ async def run_recorder(
     client = nc or await connect(settings.nats, "qhana-recorder")
     try:
         log.info("recorder.ready")
-        policy = DeliveryPolicy(
-            attempts=settings.webhook_attempts,
-            backoff_s=settings.webhook_backoff_s,
-            timeout_s=settings.webhook_timeout_s,
-        )
-        hooks = WebhookDispatcher(client, engine, public_url=settings.public_url, policy=policy)
-        await asyncio.gather(Recorder(client, engine).run(stop), hooks.run(stop))
+        await Recorder(client, engine).run(stop)
     finally:
         if own:
             await client.drain()
