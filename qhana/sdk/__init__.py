@@ -4,10 +4,12 @@ from qhana.errors import Reject, Retry
 from qhana.sdk.context import SyncTaskContext, TaskContext, UploadedFile
 from qhana.sdk.fields import field
 from qhana.sdk.plugin import Handler, Plugin, PluginInput, Step
+from qhana.sdk.urls import FetchedFile
 from qhana.wire import DataSpec, LinkSpec, PluginDependencySpec, PluginType
 
 __all__ = [
     "DataSpec",
+    "FetchedFile",
     "Handler",
     "LinkSpec",
     "Plugin",

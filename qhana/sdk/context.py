@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from qhana.sdk.urls import FetchedFile
+
 __all__ = ["SyncTaskContext", "TaskContext", "UploadedFile"]
 
 
@@ -54,6 +56,10 @@ class TaskContext(Protocol):
         """Read an input given as a URL (http/https, data: or one of our own file URLs)."""
         ...
 
+    async def fetch_url(self, url: str) -> FetchedFile:
+        """Like ``read_url``, with the file name and content type the source reports."""
+        ...
+
     def request_step(
         self,
         step_id: str,
@@ -98,6 +104,8 @@ class SyncTaskContext(Protocol):
     ) -> None: ...
 
     def read_url(self, url: str) -> bytes: ...
+
+    def fetch_url(self, url: str) -> FetchedFile: ...
 
     def read_upload(self, key: str) -> bytes: ...
 

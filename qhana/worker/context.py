@@ -15,8 +15,9 @@ from nats.js.object_store import ObjectStore
 
 from qhana.bus.publish import publish_event
 from qhana.sdk.context import UploadedFile
+from qhana.sdk.urls import FetchedFile
 from qhana.wire import FileRef, LogLine, Output, Progress, TaskEvent
-from qhana.worker.inputs import read_url
+from qhana.worker.inputs import OwnFiles, fetch_url
 
 __all__ = ["RequestedStep", "StoredUpload", "WorkerContext"]
 
@@ -133,7 +134,10 @@ class WorkerContext:
         )
 
     async def read_url(self, url: str) -> bytes:
-        return await read_url(url)
+        return (await self.fetch_url(url)).data
+
+    async def fetch_url(self, url: str) -> FetchedFile:
+        return await fetch_url(url, OwnFiles(self._js, self._files))
 
     def request_step(
         self,

@@ -1,41 +1,75 @@
-"""Reading plugin inputs given as URLs (``data:`` and http/https)."""
+"""Reading plugin inputs given as URLs: ``data:``, http/https, and our own file URLs.
+
+Our own ``/files/<id>/?file-id=<token>`` URLs are read straight from JetStream: the file id
+is the stream sequence of the task's ``output`` event in ``QHANA_EVENTS``; the event names
+the Object Store object and carries the token. A URL that merely looks like ours (another
+deployment's edge, a wrong token) falls back to a plain HTTP GET.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from urllib.parse import unquote_to_bytes
+import hmac
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+from nats.js import JetStreamContext
+from nats.js.object_store import ObjectStore
+from pydantic import ValidationError
 
+from qhana.bus import subjects
 from qhana.errors import Reject
+from qhana.logging import get_logger
+from qhana.sdk.urls import FetchedFile, guess_type, name_from_url, parse_data_url
+from qhana.wire import Output, parse_event
 
-__all__ = ["read_data_url", "read_url"]
+__all__ = ["OwnFiles", "fetch_url", "read_data_url", "read_url"]
 
+log = get_logger("qhana.worker.inputs")
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
+_OWN_PATH = re.compile(r"/files/(\d+)/?$")
+
+
+@dataclass(frozen=True, slots=True)
+class OwnFiles:
+    """Where our own output files live."""
+
+    js: JetStreamContext
+    store: ObjectStore
+
+    async def get(self, url: str) -> FetchedFile | None:
+        parts = urlsplit(url)
+        match = _OWN_PATH.search(parts.path)
+        token = parse_qs(parts.query).get("file-id", [""])[0]
+        if match is None or not token:
+            return None
+        try:
+            raw = await self.js.get_msg(subjects.EVENTS_STREAM, int(match.group(1)))
+            event = parse_event(raw.data or b"")
+        except (ValidationError, ValueError):
+            return None
+        except Exception as exc:  # not in our stream (or NATS trouble): try HTTP instead
+            log.debug("inputs.own_file_miss", url=url, error=str(exc))
+            return None
+        if not isinstance(event, Output):
+            return None
+        if not hmac.compare_digest(event.token.encode(), token.encode()):
+            return None
+        result = await self.store.get(event.file.object_name)
+        return FetchedFile(
+            data=bytes(result.data or b""),
+            name=event.file.name,
+            content_type=event.file.content_type,
+        )
 
 
 def read_data_url(url: str) -> bytes:
     """Decode ``data:[<mime>][;charset=..][;base64],<data>`` (standard or URL-safe base64)."""
-    header, sep, data = url[5:].partition(",")
-    if not sep:
-        raise Reject(f"malformed data URL: {url[:40]!r}")
-    if header.endswith(";base64"):
-        raw = unquote_to_bytes(data)
-        try:
-            return base64.b64decode(
-                raw + b"=" * (-len(raw) % 4), altchars=b"-_" if b"-" in raw or b"_" in raw else None
-            )
-        except binascii.Error as exc:
-            raise Reject(f"malformed base64 in data URL: {exc}") from exc
-    return unquote_to_bytes(data)
+    return parse_data_url(url).data
 
 
-async def read_url(url: str, timeout_s: float = 60.0) -> bytes:
-    if url.startswith("data:"):
-        return read_data_url(url)
-    if not url.startswith(("http://", "https://")):
-        raise Reject(f"unsupported URL scheme: {url.split(':', 1)[0]!r}")
+async def _http_get(url: str, timeout_s: float) -> FetchedFile:
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
         if resp.status >= 400:
@@ -43,4 +77,20 @@ async def read_url(url: str, timeout_s: float = 60.0) -> bytes:
         body = await resp.content.read(MAX_DOWNLOAD_BYTES + 1)
         if len(body) > MAX_DOWNLOAD_BYTES:
             raise Reject(f"download larger than {MAX_DOWNLOAD_BYTES} bytes: {url}")
-        return body
+        name = name_from_url(url, resp.headers.get("Content-Disposition"))
+        content_type = resp.headers.get("Content-Type", "").split(";")[0] or guess_type(name)
+        return FetchedFile(data=body, name=name, content_type=content_type)
+
+
+async def fetch_url(url: str, own: OwnFiles | None = None, timeout_s: float = 60.0) -> FetchedFile:
+    if url.startswith("data:"):
+        return parse_data_url(url)
+    if not url.startswith(("http://", "https://")):
+        raise Reject(f"unsupported URL scheme: {url.split(':', 1)[0]!r}")
+    if own is not None and (found := await own.get(url)) is not None:
+        return found
+    return await _http_get(url, timeout_s)
+
+
+async def read_url(url: str, timeout_s: float = 60.0) -> bytes:
+    return (await fetch_url(url, None, timeout_s)).data

@@ -7,6 +7,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 from qhana.sdk.context import UploadedFile
+from qhana.sdk.urls import FetchedFile
 from qhana.worker.context import WorkerContext
 
 __all__ = ["SyncContext"]
@@ -61,6 +62,9 @@ class SyncContext:
 
     def read_url(self, url: str) -> bytes:
         return self._call(self._ctx.read_url(url))
+
+    def fetch_url(self, url: str) -> FetchedFile:
+        return self._call(self._ctx.fetch_url(url))
 
     def read_upload(self, key: str) -> bytes:
         return self._call(self._ctx.uploads[key].read())
