@@ -121,7 +121,9 @@ class TaskCancelled(TaskError):
 
 class TaskTimeout(TaskError):
     def __init__(self, timeout_s: float) -> None:
-        super().__init__(f"task exceeded its timeout of {timeout_s:g} s")
+        super().__init__(
+            f"The task exceeded its plugin's timeout of {timeout_s:g} s and was stopped."
+        )
         self.timeout_s = timeout_s
 
 

@@ -13,6 +13,7 @@ from support.faults import (
     sql_url,
     submit_many,
     tally,
+    until_listed,
     watch,
 )
 from support.stack import Stack, worker_process
@@ -37,6 +38,7 @@ async def _kill_run(stack: Stack, database_url: str | None, total: int, kills: i
                     stack.nats_url, "faults", FAULT_PLUGINS, **WORKER_ENV
                 ) as worker:
                     if k == 0:
+                        await until_listed(stack.http, stack.base, LOAD)
                         started.set()
                     if k == kills:
                         await submitted

@@ -58,6 +58,19 @@ async def submit_many(
     return list(await asyncio.gather(*(_one(i) for i in range(count))))
 
 
+async def until_listed(
+    http: aiohttp.ClientSession, base: str, identifier: str, timeout_s: float = 20
+) -> None:
+    """Wait until the edge lists a plugin a new worker announced. The edge's catalogue is a
+    cache with a time-to-live, so this is a bounded poll, not an event wait."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            async with http.get(f"{base}plugins/{identifier}/") as resp:
+                if resp.status == 200:
+                    return
+            await asyncio.sleep(0.1)
+
+
 @dataclass
 class Watcher:
     """Wakes on the recorder's commit notifications and reads the finished tasks from SQL."""

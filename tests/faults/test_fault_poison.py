@@ -1,0 +1,77 @@
+"""A poison task crashes its worker on every delivery: after max_deliver it is FAILURE with the
+advisory's reason, and the other tasks of the same queue keep flowing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from support.faults import (
+    FAULT_PLUGINS,
+    LOAD,
+    full_only,
+    report,
+    sql_url,
+    submit_many,
+    tally,
+    until_listed,
+    watch,
+)
+from support.stack import Stack, worker_process
+
+POISON = "poison@v1-0-0"
+ENV = {
+    "QHANA_ACK_WAIT_S": "1",
+    "QHANA_MAX_DELIVER": "3",
+    "QHANA_HEARTBEAT_INTERVAL_S": "5",
+}
+
+
+async def _poison_run(stack: Stack, database_url: str | None, poisons: int, good: int) -> None:
+    crashes = 0
+    ready = asyncio.Event()
+
+    async def _supervise() -> None:
+        """Restart the worker whenever the poison kills it (as systemd or k8s would)."""
+        nonlocal crashes
+        while True:
+            async with worker_process(stack.nats_url, "faults", FAULT_PLUGINS, **ENV) as worker:
+                ready.set()
+                await worker.process.wait()
+                crashes += 1
+
+    supervisor = asyncio.create_task(_supervise())
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        await until_listed(stack.http, stack.base, POISON)
+        async with watch(stack.nats_url, sql_url(database_url, stack.data_dir)) as watcher:
+            bad = [await stack.submit(POISON, delay_s="0.3") for _ in range(poisons)]
+            ids = await submit_many(stack.http, stack.base, LOAD, good, seconds="0.01")
+            done = await watcher.until_finished(bad + ids, timeout_s=30 + 10 * poisons)
+            result = await tally(watcher.engine, ids, log_lines=2, outputs=1)
+    finally:
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
+    report("poison task (os._exit in handler)", crashes, poisons + good, result)
+    assert [done[b] for b in bad] == ["FAILURE"] * poisons
+    for task_id in bad:
+        doc = await stack.task(task_id)
+        assert doc["status"] == "FAILURE"
+        assert "The task was delivered 3 times without finishing" in doc["log"], doc
+        assert doc["outputs"] == []
+    assert crashes == 3 * poisons  # max_deliver, then the poison is removed from the queue
+    assert result.succeeded == good and result.lost == 0, result
+    assert (result.duplicate_outputs, result.duplicate_logs, result.stray_attempt_rows) == (0, 0, 0)
+
+
+async def test_poison_task_short(stack: Stack, database_url: str | None) -> None:
+    await _poison_run(stack, database_url, poisons=1, good=30)
+
+
+@pytest.mark.slow
+@full_only
+@pytest.mark.timeout(600)
+async def test_poison_task_full(stack: Stack, database_url: str | None) -> None:
+    await _poison_run(stack, database_url, poisons=3, good=300)
