@@ -23,6 +23,12 @@ def _default_runner_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def _env_preloads() -> dict[str, str]:
+    """``QHANA_ENV_<NAME>=<value>`` entries: registry env entries preloaded at start."""
+    prefix = "QHANA_ENV_"
+    return {k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix) and k[10:]}
+
+
 @dataclass(frozen=True, slots=True)
 class QueueLimits:
     """Per-deployment overrides of the task consumers (QHANA_ACK_WAIT_S, QHANA_MAX_DELIVER)."""
@@ -117,6 +123,48 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(
         default=5.0, gt=0, validation_alias=AliasChoices("QHANA_WEBHOOK_TIMEOUT_S")
     )
+    # --- registry (upstream names accepted; see README "Registry") ---
+    registry_env: dict[str, str] = Field(
+        default_factory=_env_preloads, validation_alias=AliasChoices("QHANA_REGISTRY_ENV")
+    )
+    ui_template_paths: str = Field(
+        default="", validation_alias=AliasChoices("QHANA_UI_TEMPLATE_PATHS", "UI_TEMPLATE_PATHS")
+    )
+    preconfigured_services: str = Field(
+        default="",
+        validation_alias=AliasChoices("QHANA_PRECONFIGURED_SERVICES", "PRECONFIGURED_SERVICES"),
+    )
+    initial_plugin_seeds: str = Field(
+        default="",
+        validation_alias=AliasChoices("QHANA_INITIAL_PLUGIN_SEEDS", "INITIAL_PLUGIN_SEEDS"),
+    )
+    url_map_from_localhost: str = Field(
+        default="",
+        validation_alias=AliasChoices("QHANA_URL_MAP_FROM_LOCALHOST", "URL_MAP_FROM_LOCALHOST"),
+    )
+    url_map_to_localhost: str = Field(
+        default="",
+        validation_alias=AliasChoices("QHANA_URL_MAP_TO_LOCALHOST", "URL_MAP_TO_LOCALHOST"),
+    )
+    plugin_discovery_interval: int = Field(
+        default=900,
+        validation_alias=AliasChoices(
+            "QHANA_PLUGIN_DISCOVERY_INTERVAL", "PLUGIN_DISCOVERY_INTERVAL"
+        ),
+    )
+    plugin_batch_size: int = Field(
+        default=50,
+        ge=1,
+        validation_alias=AliasChoices("QHANA_PLUGIN_BATCH_SIZE", "PLUGIN_BATCH_SIZE"),
+    )
+    plugin_purge_interval: int = Field(
+        default=900,
+        validation_alias=AliasChoices("QHANA_PLUGIN_PURGE_INTERVAL", "PLUGIN_PURGE_INTERVAL"),
+    )
+    plugin_purge_after: str = Field(
+        default="604800",
+        validation_alias=AliasChoices("QHANA_PLUGIN_PURGE_AFTER", "PLUGIN_PURGE_AFTER"),
+    )
     log_format: str = Field(default="auto", validation_alias=AliasChoices("QHANA_LOG_FORMAT"))
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("QHANA_LOG_LEVEL", "DEFAULT_LOG_LEVEL")
@@ -144,6 +192,24 @@ class Settings(BaseSettings):
     @property
     def queue_limits(self) -> QueueLimits:
         return QueueLimits(ack_wait_s=self.ack_wait_s, max_deliver=self.max_deliver)
+
+    @field_validator("plugin_discovery_interval", "plugin_purge_interval")
+    @classmethod
+    def _interval(cls, value: int) -> int:
+        """``-1`` (or any negative) switches off; otherwise at least 5 seconds (as upstream)."""
+        return -1 if value < 0 else max(value, 5)
+
+    @property
+    def purge_after_s(self) -> float | None:
+        """``PLUGIN_PURGE_AFTER`` in seconds: a number, ``auto`` (10 x discovery) or off."""
+        raw = self.plugin_purge_after.strip().lower()
+        if raw in ("", "never", "none", "null", "-1"):
+            return None
+        if raw == "auto":
+            interval = self.plugin_discovery_interval
+            return 10.0 * (interval if interval > 0 else 900)
+        value = float(raw)
+        return value if value >= 0 else None
 
     @property
     def plugin_folder_paths(self) -> list[Path]:

@@ -13,6 +13,8 @@ __all__ = [
     "PLUGINS_STREAM",
     "RECORDER_DURABLE",
     "WEBHOOKS_DURABLE",
+    "REGISTRY_CHANGED",
+    "SEED_POLL",
     "STATE_BUCKET",
     "TASKS_STREAM",
     "announce",
@@ -40,6 +42,9 @@ CONTROL_PREFIX = "qhana.control"
 ANNOUNCE_ALL = "qhana.plugins.announce.*"
 WITHDRAW_ALL = "qhana.plugins.withdraw.*"
 HEARTBEAT_ALL = "qhana.plugins.heartbeat.*"
+# core NATS: the registry notifies after each catalogue change; the edge asks for seed polls
+REGISTRY_CHANGED = "qhana.registry.changed"
+SEED_POLL = "qhana.registry.seeds.poll"
 
 
 def task(queue: str, plugin_identifier: str) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "record_announce",
     "record_heartbeats",
     "record_withdraw",
+    "touch_live",
 ]
 
 
@@ -172,3 +173,13 @@ async def list_catalogue(
         )
         for row in await conn.execute(query)
     ]
+
+
+async def touch_live(conn: AsyncConnection, now: datetime) -> None:
+    """``last_available = now`` for every plugin a live runner offers (the registry saw it)."""
+    offered = (
+        select(plugin_runners.c.plugin_id)
+        .join(runners, runners.c.id == plugin_runners.c.runner_id)
+        .where(runners.c.alive.is_(True))
+    )
+    await conn.execute(update(plugins).where(plugins.c.id.in_(offered)).values(last_available=now))

@@ -33,6 +33,12 @@ __all__ = [
     "task_steps",
     "tasks",
     "webhooks",
+    "seeds",
+    "services",
+    "env_entries",
+    "ui_templates",
+    "ui_template_tabs",
+    "registry_sessions",
 ]
 
 metadata = MetaData(
@@ -169,3 +175,67 @@ plugin_runners = Table(
 
 Index("ix_task_files_task_cmd", task_files.c.task_id, task_files.c.cmd_seq)
 Index("ix_task_log_task_cmd", task_log.c.task_id, task_log.c.cmd_seq)
+
+
+# --- registry API (seeds, services, env, UI templates) and registry uptime for the purge ---
+
+seeds = Table(
+    "seeds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(1024), nullable=False, unique=True),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", String(255), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("url", Text, nullable=False),
+)
+
+env_entries = Table(
+    "env_entries",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+ui_templates = Table(
+    "ui_templates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", JSON, nullable=False),
+)
+
+ui_template_tabs = Table(
+    "ui_template_tabs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "template_id",
+        Integer,
+        ForeignKey("ui_templates.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("icon", String(64), nullable=True),
+    Column("location", String(255), nullable=False),
+    Column("group_key", String(32), nullable=False, default=""),
+    Column("sort_key", Integer, nullable=False, default=0),
+    Column("filter_string", Text, nullable=False, default=""),
+)
+
+registry_sessions = Table(
+    "registry_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", TZ, nullable=False),
+    Column("last_alive", TZ, nullable=False),
+)

@@ -16,6 +16,7 @@ from qhana.edge import routes_files, routes_plugins, routes_root, routes_tasks
 from qhana.edge.catalogue_cache import CatalogueCache
 from qhana.edge.keys import CATALOGUE, CLOSING, ENGINE, NATS, SETTINGS
 from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
+from qhana.edge.registry_api import ROUTE_TABLES as REGISTRY_ROUTES
 from qhana.settings import Settings
 
 __all__ = ["create_app"]
@@ -56,5 +57,7 @@ def create_app(
     app.cleanup_ctx.append(_resources)
     for module in (routes_root, routes_plugins, routes_tasks, routes_files):
         app.router.add_routes(module.routes)
+    for table in REGISTRY_ROUTES:  # the registry API under /api/
+        app.router.add_routes(table)
     app.router.add_static("/static/", STATIC_DIR)
     return app

@@ -1,9 +1,15 @@
-"""``qhana registry``: the plugin catalogue in SQL, fed by announce/withdraw/heartbeat events."""
+"""``qhana registry``: the plugin catalogue in SQL, fed by announce/withdraw/heartbeat events.
+
+Also applies the preloads (env, services, seeds, UI templates) at start, runs the seed
+bridge for unmodified upstream runners, records its own uptime and purges plugins that were
+unavailable for longer than ``PLUGIN_PURGE_AFTER`` while a registry was watching.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from nats.aio.client import Client
@@ -18,8 +24,12 @@ from qhana.db.catalogue import (
     record_announce,
     record_heartbeats,
     record_withdraw,
+    touch_live,
 )
+from qhana.db.purge import purge_unavailable, session_alive, start_session
 from qhana.logging import get_logger
+from qhana.registry.preload import apply_preloads
+from qhana.registry.seeds import SeedBridge
 from qhana.settings import Settings
 from qhana.wire import Announce, Heartbeat, Withdraw
 
@@ -27,17 +37,38 @@ __all__ = ["Registry", "run_registry"]
 
 log = get_logger("qhana.registry")
 
+TOUCH_S = 5.0  # how often last_available of live plugins and the session clock advance
+
 
 class Registry:
     """Consumes the runners' voices; one writer, serialised by a lock."""
 
-    def __init__(self, nc: Client, engine: AsyncEngine, *, missed: int, sweep_s: float) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        engine: AsyncEngine,
+        *,
+        missed: int,
+        sweep_s: float,
+        grace_s: float = 0.0,
+        purge_after_s: float | None = None,
+        purge_interval_s: float = -1,
+    ) -> None:
         self._nc = nc
         self._engine = engine
         self._missed = missed
         self._sweep_s = sweep_s
+        self._grace_s = grace_s
+        self._purge_after_s = purge_after_s
+        self._purge_interval_s = purge_interval_s
         self._beats: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
+        self._session: int | None = None
+        self._started = asyncio.get_running_loop().time()
+
+    async def _notify(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._nc.publish(subjects.REGISTRY_CHANGED, b"")
 
     async def _on_plugins(self, msg: Msg) -> None:
         now = datetime.now(UTC)
@@ -50,7 +81,9 @@ class Registry:
                     await record_withdraw(conn, withdraw.runner_id, now)
         except ValidationError as exc:
             log.warning("registry.bad_message", subject=msg.subject, error=str(exc))
+            return
         log.info("registry.updated", subject=msg.subject)
+        await self._notify()
 
     async def _on_heartbeat(self, msg: Msg) -> None:
         try:
@@ -59,27 +92,64 @@ class Registry:
             return
         self._beats[beat.runner_id] = datetime.now(UTC)
 
-    async def _sweep_forever(self) -> None:
+    async def _every(self, period_s: float, action: Callable[[], Awaitable[None]]) -> None:
         while True:
-            await asyncio.sleep(self._sweep_s)
-            await self.sweep()
+            await asyncio.sleep(period_s)
+            try:
+                await action()
+            except Exception as exc:  # the database may be briefly away: try again later
+                log.warning("registry.periodic_failed", action=action.__name__, error=str(exc))
 
     async def sweep(self) -> None:
         beats, self._beats = self._beats, {}
+        in_grace = asyncio.get_running_loop().time() - self._started < self._grace_s
         try:
             async with self._lock, self._engine.begin() as conn:
                 if beats:
                     await record_heartbeats(conn, beats)
-                dead = await mark_dead_runners(conn, datetime.now(UTC), self._missed)
+                now = datetime.now(UTC)
+                dead = [] if in_grace else await mark_dead_runners(conn, now, self._missed)
         except Exception as exc:  # the database may be briefly away: keep the beats
             self._beats = {**beats, **self._beats}
             log.warning("registry.sweep_failed", error=str(exc))
             return
         for runner_id in dead:
             log.warning("registry.runner_dead", runner_id=runner_id)
+        if dead:
+            await self._notify()
+
+    async def touch(self) -> None:
+        """Advance the registry's own clock: session alive, live plugins seen now."""
+        now = datetime.now(UTC)
+        async with self._lock, self._engine.begin() as conn:
+            if self._session is None:
+                self._session = await start_session(conn, now)
+            await session_alive(conn, self._session, now)
+            await touch_live(conn, now)
+
+    async def purge(self) -> None:
+        if self._purge_after_s is None:
+            return
+        await self.touch()
+        async with self._lock, self._engine.begin() as conn:
+            gone = await purge_unavailable(conn, datetime.now(UTC), self._purge_after_s)
+        if gone:
+            log.info("registry.purged", plugins=gone)
+            await self._notify()
+
+    def _periodic(self) -> list[asyncio.Task[None]]:
+        tasks = [
+            asyncio.create_task(self._every(self._sweep_s, self.sweep)),
+            asyncio.create_task(self._every(TOUCH_S, self.touch)),
+        ]
+        if self._purge_after_s is not None and self._purge_interval_s > 0:
+            tasks.append(asyncio.create_task(self._every(self._purge_interval_s, self.purge)))
+        return tasks
 
     async def run(self, stop: asyncio.Event) -> None:
         js = self._nc.jetstream()
+        await self.touch()
+        beats_sub = await self._nc.subscribe(subjects.HEARTBEAT_ALL, cb=self._on_heartbeat)
         # an ordered consumer replays the last word of every runner, then follows live
         plugins_sub = await js.subscribe(
             "qhana.plugins.>",
@@ -88,16 +158,18 @@ class Registry:
             deliver_policy=DeliverPolicy.ALL,
             cb=self._on_plugins,
         )
-        beats_sub = await self._nc.subscribe(subjects.HEARTBEAT_ALL, cb=self._on_heartbeat)
-        sweeper = asyncio.create_task(self._sweep_forever())
+        periodic = self._periodic()
         try:
             await stop.wait()
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in periodic:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await beats_sub.unsubscribe()
             await plugins_sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await self.touch()
 
 
 async def run_registry(
@@ -109,15 +181,25 @@ async def run_registry(
 ) -> None:
     own = nc is None
     client = nc or await connect(settings.nats, "qhana-registry")
+    bridge_task: asyncio.Task[None] | None = None
     try:
+        await apply_preloads(engine, settings)
         registry = Registry(
             client,
             engine,
             missed=settings.missed_heartbeats,
             sweep_s=min(0.25, settings.heartbeat_interval_s / 2),
+            grace_s=1.5 * settings.heartbeat_interval_s,
+            purge_after_s=settings.purge_after_s,
+            purge_interval_s=settings.plugin_purge_interval,
         )
+        bridge_task = asyncio.create_task(SeedBridge(client, engine, settings).run(stop))
         log.info("registry.ready")
         await registry.run(stop)
     finally:
+        if bridge_task is not None:
+            stop_wait = asyncio.wait_for(bridge_task, 10)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await stop_wait
         if own:
             await client.drain()

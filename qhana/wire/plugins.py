@@ -81,6 +81,11 @@ class PluginInfo(_Wire):
     links: list[LinkSpec] = Field(default_factory=list)
     steps: list[StepSpec] = Field(default_factory=list)
     upload_fields: list[str] = Field(default_factory=list)
+    # set only for plugins of unmodified upstream runners (the registry's seed bridge):
+    # absolute plugin root, processing and micro-frontend URLs
+    api_root: str | None = None
+    entry_href: str | None = None
+    ui_href: str | None = None
 
     @property
     def identifier(self) -> str:
