@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qhana.logging import configure_logging
+from qhana.plugintools.commands import add_plugin_commands
 from qhana.settings import Settings
 
 __all__ = ["main"]
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="apply the alembic migrations")
     upgrade.add_argument("revision", nargs="?", default="heads")
     upgrade.set_defaults(run=_db_upgrade)
+    add_plugin_commands(sub)
     return parser
 
 
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    if hasattr(args, "sync_run"):  # plain commands (plugins install / new): no event loop
+        return int(args.sync_run(settings, args))
     try:
         asyncio.run(_run(args.run, settings, args))
     except KeyboardInterrupt:
