@@ -81,13 +81,16 @@ async def subscribe_task(request: web.Request) -> web.Response:
         return validation_error("json", errors)
     if body["command"] is None:
         return error_response(400, "Command 'None' is not supported!")
+    base = base_url(request, request.app[SETTINGS])
     async with request.app[ENGINE].begin() as conn:
         if body["command"] == "subscribe":
-            await insert_ignore(
-                conn,
-                webhooks,
-                {"task_id": task.id, "href": body["webhookHref"], "event": body.get("event")},
-            )
+            row = {
+                "task_id": task.id,
+                "href": body["webhookHref"],
+                "event": body.get("event"),
+                "source": f"{base}/tasks/{task.id}/",
+            }
+            await insert_ignore(conn, webhooks, row)
         else:
             stmt = delete(webhooks).where(
                 webhooks.c.task_id == task.id, webhooks.c.href == body["webhookHref"]
@@ -95,7 +98,7 @@ async def subscribe_task(request: web.Request) -> web.Response:
             if body.get("event") is not None:
                 stmt = stmt.where(webhooks.c.event == body["event"])
             await conn.execute(stmt)
-    return json_response(task_document(task, base_url(request, request.app[SETTINGS])))
+    return json_response(task_document(task, base))
 
 
 @routes.post(r"/tasks/{task_id:\d+}/cancel")

@@ -18,6 +18,7 @@ from qhana.bus.publish import publish_event
 from qhana.bus.pull import pull_batch
 from qhana.db.projector import apply_events
 from qhana.logging import get_logger
+from qhana.recorder.webhooks import DeliveryPolicy, WebhookDispatcher
 from qhana.settings import Settings
 from qhana.wire import Failed, TaskCommand, TaskEvent, parse_event
 
@@ -133,7 +134,26 @@ async def run_recorder(
     client = nc or await connect(settings.nats, "qhana-recorder")
     try:
         log.info("recorder.ready")
-        await Recorder(client, engine).run(stop)
+        policy = DeliveryPolicy(
+            attempts=settings.webhook_attempts,
+            backoff_s=settings.webhook_backoff_s,
+            timeout_s=settings.webhook_timeout_s,
+        )
+        hooks = WebhookDispatcher(
+            client,
+            engine,
+            public_url=settings.public_url,
+            policy=policy,
+            replicas=settings.nats.replicas,
+        )
+        hooks_task = asyncio.create_task(hooks.run(stop))
+        try:
+            await Recorder(client, engine).run(stop)
+        finally:
+            if not stop.is_set():
+                hooks_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hooks_task
     finally:
         if own:
             await client.drain()

@@ -77,7 +77,7 @@ async def test_root_api_and_unknown_paths(edge: Stack) -> None:
     status, headers, body = await _call(edge, "GET", "/")
     assert (status, body) == (200, {"title": "QHAna plugin runner api."})
     assert headers["Content-Type"] == "application/json"
-    status, _, body = await _call(edge, "GET", "/api/")
+    status, _, body = await _call(edge, "GET", "/no-such-route/")  # /api/ is the registry API
     assert (status, body) == (404, {"code": 404, "status": "Not Found"})
 
 

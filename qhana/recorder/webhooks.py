@@ -1,0 +1,231 @@
+"""Webhook delivery: task events -> ``POST <webhookHref>?source=<task url>&event=<kind>``.
+
+Consumes ``QHANA_EVENTS`` with its own durable consumer (``webhooks``), maps each event to the
+upstream event kinds (spec §1.8), looks the subscriptions up in SQL and calls them. Any failure
+(connection error, timeout, non-2xx answer) is retried with exponential backoff up to a bounded
+number of attempts; a message is acked only when all its deliveries are done. An event is
+delivered only once SQL shows it, so a subscriber that GETs the task sees the new state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from qhana.bus import subjects
+from qhana.bus.pull import pull_batch
+from qhana.bus.streams import consumer_config, load_spec
+from qhana.db.tables import task_steps, tasks, webhooks
+from qhana.logging import get_logger
+from qhana.wire import (
+    Cancelled,
+    Failed,
+    StepRequested,
+    StepSubmitted,
+    Succeeded,
+    TaskEvent,
+    parse_event,
+)
+
+__all__ = ["DeliveryPolicy", "WebhookDispatcher", "upstream_kinds"]
+
+log = get_logger("qhana.webhooks")
+
+Poster = Callable[[str, dict[str, str]], Awaitable[int]]
+"""POSTs (no body) to a URL with query parameters; returns the HTTP status or raises."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    attempts: int = 6
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    timeout_s: float = 5.0
+
+    def delay_s(self, attempt: int) -> float:
+        """Wait after failed attempt number ``attempt`` (1-based): backoff, doubling, capped."""
+        return float(min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s))
+
+
+def upstream_kinds(event: TaskEvent) -> tuple[str, ...]:
+    """The upstream webhook event kinds an event fires (spec §1.8)."""
+    if isinstance(event, Succeeded | Failed | Cancelled):
+        return ("status", "details")
+    if isinstance(event, StepRequested):
+        return ("steps", "details")
+    if isinstance(event, StepSubmitted):
+        return ("steps",)
+    return ()
+
+
+async def _subscriptions(conn: AsyncConnection, task_id: int, kinds: tuple[str, ...]) -> list[Any]:
+    rows = await conn.execute(
+        select(webhooks.c.href, webhooks.c.event, webhooks.c.source).where(
+            webhooks.c.task_id == task_id,
+            or_(webhooks.c.event.is_(None), webhooks.c.event.in_(kinds)),
+        )
+    )
+    return list(rows)
+
+
+async def _projected(conn: AsyncConnection, event: TaskEvent, seq: int) -> bool:
+    """True once the recorder has committed ``event`` (so a GET of the task shows it)."""
+    if isinstance(event, Succeeded | Failed | Cancelled):
+        finished = await conn.scalar(select(tasks.c.finished_at).where(tasks.c.id == event.task_id))
+        return finished is not None
+    if isinstance(event, StepRequested):
+        step = await conn.scalar(select(task_steps.c.seq).where(task_steps.c.seq == seq))
+        return step is not None
+    return True  # step-submitted is projected by the edge before it answers
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        nc: Client,
+        engine: AsyncEngine,
+        *,
+        public_url: str | None = None,
+        policy: DeliveryPolicy | None = None,
+        poster: Poster | None = None,
+        replicas: int = 1,
+    ) -> None:
+        self._js: JetStreamContext = nc.jetstream()
+        self._engine = engine
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._policy = policy or DeliveryPolicy()
+        self._poster = poster
+        self._replicas = replicas
+        self.delivered = 0
+        self.given_up = 0
+
+    async def _ensure_consumer(self) -> None:
+        """Create the durable consumer if ``qhana streams apply`` has not (older deployments)."""
+        try:
+            await self._js.consumer_info(subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
+        except NotFoundError:
+            item = next(
+                c for c in load_spec().consumers if c["durable"] == subjects.WEBHOOKS_DURABLE
+            )
+            await self._js.add_consumer(item["stream"], consumer_config(item, None, self._replicas))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._ensure_consumer()
+        sub = await self._js.pull_subscribe_bind(
+            durable=subjects.WEBHOOKS_DURABLE, stream=subjects.EVENTS_STREAM
+        )
+        log.info("webhooks.ready")
+        timeout = aiohttp.ClientTimeout(total=self._policy.timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            poster = self._poster or _session_poster(session)
+            try:
+                while not stop.is_set():
+                    try:
+                        msgs = await pull_batch(sub, 100, 0.5)
+                    except Exception as exc:
+                        log.warning("webhooks.fetch_failed", error=str(exc))
+                        await asyncio.sleep(0.5)
+                        continue
+                    await self._handle_batch(msgs, poster)
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    async def _handle_batch(self, msgs: list[Msg], poster: Poster) -> None:
+        """Tasks in parallel; the events of one task in order."""
+        by_task: dict[str, list[Msg]] = {}
+        for msg in msgs:
+            by_task.setdefault(msg.subject, []).append(msg)
+
+        async def _in_order(group: list[Msg]) -> None:
+            for msg in group:
+                await self._handle(msg, poster)
+
+        await asyncio.gather(*(_in_order(group) for group in by_task.values()))
+
+    async def _handle(self, msg: Msg, poster: Poster) -> None:
+        try:
+            event = parse_event(msg.data)
+        except ValidationError:
+            await msg.ack()  # the recorder reports malformed events
+            return
+        kinds = upstream_kinds(event)
+        if not kinds:
+            await msg.ack()
+            return
+        seq = int(msg.metadata.sequence.stream)
+        try:
+            async with self._engine.connect() as conn:
+                if not await _projected(conn, event, seq):
+                    await msg.nak(delay=0.2)
+                    return
+                rows = await _subscriptions(conn, event.task_id, kinds)
+        except Exception as exc:
+            log.warning("webhooks.db_failed", task_id=event.task_id, error=str(exc))
+            await msg.nak(delay=1.0)
+            return
+        calls = [
+            self._deliver(poster, row.href, row.source or self._source(event.task_id), kind)
+            for row in rows
+            for kind in kinds
+            if row.event is None or row.event == kind
+        ]
+        if calls:
+            ticker = asyncio.create_task(_keep_alive(msg))
+            try:
+                await asyncio.gather(*calls)
+            finally:
+                ticker.cancel()
+        await msg.ack()
+
+    def _source(self, task_id: int) -> str:
+        return f"{self._public_url or ''}/tasks/{task_id}/"
+
+    async def _deliver(self, poster: Poster, href: str, source: str, kind: str) -> None:
+        params = {"source": source, "event": kind}
+        bound = log.bind(href=href, event=kind, source=source)
+        for attempt in range(1, self._policy.attempts + 1):
+            try:
+                status = await poster(href, params)
+                error = None if 200 <= status < 300 else f"HTTP {status}"
+            except Exception as exc:
+                error = repr(exc)
+            if error is None:
+                self.delivered += 1
+                bound.info("webhook.delivered", attempt=attempt)
+                return
+            if attempt < self._policy.attempts:
+                delay_s = self._policy.delay_s(attempt)
+                bound.info("webhook.retry", attempt=attempt, error=error, defer_s=delay_s)
+                await asyncio.sleep(delay_s)
+            else:
+                bound.warning("webhook.given_up", attempts=attempt, error=error)
+        self.given_up += 1
+
+
+def _session_poster(session: aiohttp.ClientSession) -> Poster:
+    async def _post(href: str, params: dict[str, str]) -> int:
+        async with session.post(href, params=params) as resp:
+            await resp.read()
+            return resp.status
+
+    return _post
+
+
+async def _keep_alive(msg: Msg, every_s: float = 5.0) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        with contextlib.suppress(Exception):
+            await msg.in_progress()

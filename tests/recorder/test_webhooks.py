@@ -1,0 +1,153 @@
+"""Webhook delivery (spec §1.8) from the task event stream, with retries on any failure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import nats
+import pytest
+from aiohttp import web
+from conftest import StackFactory
+from support.stack import Stack
+
+from qhana.bus import subjects
+from qhana.recorder.webhooks import DeliveryPolicy
+
+MULTI = "hello-world-multi-step@v0-2-1"
+
+
+@dataclass
+class Receiver:
+    """Records every call; ``fail[path]`` = how many calls to answer 500 before 200."""
+
+    base: str = ""
+    fail: dict[str, int] = field(default_factory=dict)
+    calls: list[tuple[str, str, str, int]] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        path = request.path
+        left = self.fail.get(path, 0)
+        status = 500 if left != 0 else 200
+        if left > 0:
+            self.fail[path] = left - 1
+        query = request.query
+        async with self.changed:
+            self.calls.append((path, query.get("event", ""), query.get("source", ""), status))
+            self.changed.notify_all()
+        return web.Response(status=status)
+
+    def of(self, path: str) -> list[tuple[str, str, int]]:
+        return [(event, source, status) for p, event, source, status in self.calls if p == path]
+
+    async def wait(
+        self, path: str, count: int = 1, kinds: set[str] | None = None, timeout_s: float = 30
+    ) -> list[tuple[str, str, int]]:
+        """Until ``path`` got ``count`` calls (and successful calls of all ``kinds``)."""
+
+        def _done() -> bool:
+            calls = self.of(path)
+            ok = {event for event, _, status in calls if status == 200}
+            return len(calls) >= count and (kinds or set()) <= ok
+
+        async with asyncio.timeout(timeout_s), self.changed:
+            await self.changed.wait_for(_done)
+        return self.of(path)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/{name}", rec.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    rec.base = f"http://127.0.0.1:{port}"
+    try:
+        yield rec
+    finally:
+        await runner.cleanup()
+
+
+async def _subscribe(
+    stack: Stack, task_id: int, href: str, event: str | None, command: str = "subscribe"
+) -> None:
+    body = {"command": command, "webhookHref": href, "event": event}
+    async with stack.http.post(f"{stack.base}tasks/{task_id}/", json=body) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def _waiting_for_step(stack: Stack) -> int:
+    task_id = await stack.submit(MULTI, inputStr="first input")
+    await stack.until(task_id, lambda doc: "steps" in doc)
+    await _drained(stack)  # the step-requested event is dispatched before anyone subscribes
+    return task_id
+
+
+async def _drained(stack: Stack, timeout_s: float = 30) -> None:
+    """Wait until the webhooks consumer has acked everything (so no delivery is still due)."""
+    nc = await nats.connect(stack.nats_url)
+    try:
+        js = nc.jetstream()
+        async with asyncio.timeout(timeout_s):
+            while True:
+                info = await js.consumer_info(subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
+                if info.num_pending == 0 and info.num_ack_pending == 0:
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await nc.close()
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    policy = DeliveryPolicy(attempts=5, backoff_s=0.5, max_backoff_s=3.0)
+    assert [policy.delay_s(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+async def test_status_retried_on_500_until_accepted_and_bounded(
+    stack_factory: StackFactory, receiver: Receiver
+) -> None:
+    stack = await stack_factory(webhook_backoff_s=0.05, webhook_attempts=3)
+    task_id = await _waiting_for_step(stack)
+    source = f"{stack.base}tasks/{task_id}/"
+    receiver.fail = {"/flaky": 2, "/down": -1}  # -1: always 500
+    await _subscribe(stack, task_id, receiver.base + "/flaky", "status")
+    await _subscribe(stack, task_id, receiver.base + "/down", "details")
+    await _subscribe(stack, task_id, receiver.base + "/all", None)
+    await _subscribe(stack, task_id, receiver.base + "/gone", "status")
+    await _subscribe(stack, task_id, receiver.base + "/gone", "status", command="unsubscribe")
+
+    async with stack.http.post(f"{stack.base}tasks/{task_id}/cancel") as resp:
+        assert resp.status == 200
+
+    flaky = await receiver.wait("/flaky", 3)
+    assert flaky == [("status", source, 500), ("status", source, 500), ("status", source, 200)]
+    all_events = await receiver.wait("/all", kinds={"status", "details"})
+    assert {("status", source, 200), ("details", source, 200)} <= set(all_events)
+    await _drained(stack)
+    assert receiver.of("/down") == [("details", source, 500)] * 3  # bounded: gave up after 3
+    assert receiver.of("/gone") == []
+    assert len(receiver.of("/flaky")) == 3
+
+
+async def test_steps_events_of_a_multi_step_task(
+    stack_factory: StackFactory, receiver: Receiver
+) -> None:
+    stack = await stack_factory(webhook_backoff_s=0.05)
+    task_id = await _waiting_for_step(stack)
+    await _subscribe(stack, task_id, receiver.base + "/steps", "steps")
+    await _subscribe(stack, task_id, receiver.base + "/status", "status")
+    doc = await stack.task(task_id)
+    async with stack.http.post(doc["steps"][0]["href"], data={"inputStr": "second"}) as resp:
+        assert resp.status == 200  # followed the 303 to the task
+    [status] = await receiver.wait("/status", 1)
+    assert status[0] == "status"
+    final = await stack.task(task_id)
+    assert final["status"] == "SUCCESS"  # the webhook fired after SQL showed the result
+    await _drained(stack)
+    assert [event for event, _, _ in receiver.of("/steps")] == ["steps"]
