@@ -25,6 +25,19 @@ async def _up(settings: Settings, args: argparse.Namespace, stop: asyncio.Event)
     await run_up(settings, stop, host=args.host, port=args.port, data_dir=Path(args.data_dir))
 
 
+async def _cluster(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from qhana.cluster import run_cluster
+
+    await run_cluster(
+        settings,
+        stop,
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir),
+        size=args.nodes,
+    )
+
+
 async def _edge(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     from qhana.roles import run_edge
 
@@ -112,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=5005)
     up.add_argument("--data-dir", default=".qhana")
     up.set_defaults(run=_up)
+
+    cluster = sub.add_parser(
+        "cluster", help="like up, on a local 3-node nats-server cluster with R3 streams"
+    )
+    cluster.add_argument("--host", default="127.0.0.1")
+    cluster.add_argument("--port", type=int, default=5005)
+    cluster.add_argument("--data-dir", default=".qhana-cluster")
+    cluster.add_argument("--nodes", type=int, default=3, help="cluster size (default 3)")
+    cluster.set_defaults(run=_cluster)
 
     sub.add_parser("edge", help="the HTTP edge (runner + registry API)").set_defaults(run=_edge)
     worker = sub.add_parser("worker", help="run plugins of one task queue")

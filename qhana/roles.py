@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,25 @@ from qhana.db import create_engine, upgrade_database
 from qhana.db.catalogue import list_catalogue
 from qhana.edge.app import create_app
 from qhana.logging import get_logger
+from qhana.metrics import Metrics
 from qhana.recorder import run_recorder
 from qhana.registry import run_registry
 from qhana.settings import Settings
 from qhana.worker.service import run_worker
 
-__all__ = ["bound_port", "run_edge", "run_up", "serve_edge"]
+__all__ = ["BusStarter", "bound_port", "embedded_bus", "run_edge", "run_up", "serve_edge"]
 
 log = get_logger("qhana")
+
+BusStarter = Callable[[Path, str], AbstractAsyncContextManager[str]]
+"""Starts the NATS of ``qhana up`` under a data dir on a host; yields the client URL(s)."""
+
+
+@contextlib.asynccontextmanager
+async def embedded_bus(data_dir: Path, host: str) -> AsyncIterator[str]:
+    """The default bus of ``qhana up``: one embedded nats-server."""
+    async with start_nats_server(data_dir / "jetstream", host=host) as server:
+        yield server.url
 
 
 async def serve_edge(app: web.Application, host: str, port: int) -> web.AppRunner:
@@ -85,10 +97,11 @@ async def run_up(
     port: int,
     data_dir: Path,
     announce: Callable[[str], None] = print,
+    bus: BusStarter = embedded_bus,
 ) -> None:
     """Embedded nats-server + SQLite + edge, registry, recorder and one worker in one process."""
-    async with start_nats_server(data_dir / "jetstream", host=host) as server:
-        settings = _up_settings(settings, data_dir, server.url, host, port)
+    async with bus(data_dir, host) as nats_url:
+        settings = _up_settings(settings, data_dir, nats_url, host, port)
         await upgrade_database(settings.database_url)
         nc = await connect(settings.nats, "qhana-up")
         engine = create_engine(settings.database_url)
@@ -97,20 +110,23 @@ async def run_up(
         try:
             await apply_streams(
                 nc.jetstream(),
+                replicas=settings.nats.replicas,
                 events_max_age_s=settings.events_max_age_s,
                 limits=settings.queue_limits,
             )
             worker_ready = asyncio.Event()
+            metrics = Metrics()  # one registry: the edge serves what the recorder counts
             starts: list[Coroutine[Any, Any, None]] = [
                 run_registry(settings, engine, stop, nc=nc),
-                run_recorder(settings, engine, stop, nc=nc),
+                run_recorder(settings, engine, stop, nc=nc, metrics=metrics),
                 run_worker(settings, stop, ready=worker_ready),
             ]
             roles = [asyncio.create_task(coro) for coro in starts]
-            runner = await serve_edge(create_app(settings, nc=nc, engine=engine), host, port)
+            app = create_app(settings, nc=nc, engine=engine, metrics=metrics)
+            runner = await serve_edge(app, host, port)
             await _first_of(worker_ready.wait(), roles)
             await _wait_listed(settings)
-            announce(f"qhana nats: {server.url}")
+            announce(f"qhana nats: {nats_url}")
             announce(f"qhana ready: http://{host}:{bound_port(runner)}/")
             sys.stdout.flush()
             await _first_of(stop.wait(), roles)

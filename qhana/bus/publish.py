@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import nats.errors
+import nats.js.errors
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from qhana.bus import subjects
 from qhana.errors import BusUnavailable
@@ -10,15 +15,48 @@ from qhana.wire import TaskCommand, TaskEvent
 
 __all__ = ["publish_command", "publish_event"]
 
+# a stream without a leader (failover after a node died) answers with one of these
+_TRANSIENT = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+)
+RETRY_FOR_S = 20.0
+
+
+async def _publish_once_only(
+    js: JetStreamContext, subject: str, payload: bytes, msg_id: str, timeout_s: float
+) -> PubAck:
+    """Publish, retrying transient failures with the same ``Nats-Msg-Id`` (bounded in time).
+
+    A timed-out publish may still have been stored; the retry then gets the stored message's
+    ack back (JetStream dedupe), so a failover never turns one command into two tasks.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RETRY_FOR_S
+    delay_s = 0.1
+    while True:
+        try:
+            return await js.publish(
+                subject, payload, timeout=timeout_s, headers={"Nats-Msg-Id": msg_id}
+            )
+        except _TRANSIENT:
+            if loop.time() + delay_s > deadline:
+                raise
+        await asyncio.sleep(delay_s)
+        delay_s = min(delay_s * 2, 1.0)
+
 
 async def publish_event(js: JetStreamContext, event: TaskEvent, timeout_s: float = 5.0) -> int:
     """Publish one event; returns its stream sequence. Duplicates (same event_id) are dropped."""
     try:
-        ack = await js.publish(
+        ack = await _publish_once_only(
+            js,
             subjects.event(event.task_id),
             event.model_dump_json().encode(),
-            timeout=timeout_s,
-            headers={"Nats-Msg-Id": event.event_id},
+            event.event_id,
+            timeout_s,
         )
     except Exception as exc:
         raise BusUnavailable(
@@ -32,11 +70,12 @@ async def publish_command(
 ) -> int:
     """Publish a task command to its queue; returns its stream sequence."""
     try:
-        ack = await js.publish(
+        ack = await _publish_once_only(
+            js,
             subjects.task(queue, command.plugin),
             command.model_dump_json().encode(),
-            timeout=timeout_s,
-            headers={"Nats-Msg-Id": command.command_id},
+            command.command_id,
+            timeout_s,
         )
     except Exception as exc:
         raise BusUnavailable(f"publishing a command for {command.plugin} failed: {exc}") from exc

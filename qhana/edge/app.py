@@ -15,8 +15,10 @@ from qhana.db.engine import create_engine
 from qhana.edge import routes_files, routes_plugins, routes_root, routes_tasks
 from qhana.edge.catalogue_cache import CatalogueCache
 from qhana.edge.keys import CATALOGUE, CLOSING, ENGINE, NATS, SETTINGS
+from qhana.edge.metrics import setup_metrics
 from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
 from qhana.edge.registry_api import ROUTE_TABLES as REGISTRY_ROUTES
+from qhana.metrics import Metrics
 from qhana.settings import Settings
 
 __all__ = ["create_app"]
@@ -25,7 +27,11 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(
-    settings: Settings, *, nc: Client | None = None, engine: AsyncEngine | None = None
+    settings: Settings,
+    *,
+    nc: Client | None = None,
+    engine: AsyncEngine | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """Build the edge. Resources not handed in are opened in ``cleanup_ctx`` and closed there."""
     app = web.Application(
@@ -59,5 +65,6 @@ def create_app(
         app.router.add_routes(module.routes)
     for table in REGISTRY_ROUTES:  # the registry API under /api/
         app.router.add_routes(table)
+    setup_metrics(app, metrics)  # /metrics and HTTP latency
     app.router.add_static("/static/", STATIC_DIR)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from nats.aio.client import Client
@@ -18,6 +19,8 @@ from qhana.bus.publish import publish_event
 from qhana.bus.pull import pull_batch
 from qhana.db.projector import apply_events
 from qhana.logging import get_logger
+from qhana.metrics import Metrics
+from qhana.recorder.metrics import TaskMetrics
 from qhana.recorder.webhooks import DeliveryPolicy, WebhookDispatcher
 from qhana.settings import Settings
 from qhana.wire import Failed, TaskCommand, TaskEvent, parse_event
@@ -26,16 +29,26 @@ __all__ = ["Recorder", "run_recorder"]
 
 log = get_logger("qhana.recorder")
 
+Observer = Callable[[Sequence[tuple[TaskEvent, int]]], Awaitable[None]]
+
 MAX_DELIVERIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + subjects.TASKS_STREAM + ".*"
 
 
 class Recorder:
-    def __init__(self, nc: Client, engine: AsyncEngine, *, batch: int = 500) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        engine: AsyncEngine,
+        *,
+        batch: int = 500,
+        observer: Observer | None = None,
+    ) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
         self._engine = engine
         self._batch = batch
         self.applied = 0
+        self._observer = observer
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = await self._js.pull_subscribe_bind(
@@ -84,6 +97,11 @@ class Recorder:
             with contextlib.suppress(Exception):
                 await msg.ack()
         self.applied += len(events)
+        if self._observer is not None:
+            try:
+                await self._observer(events)
+            except Exception as exc:  # metrics never stop the projection
+                log.warning("recorder.observer_failed", error=str(exc))
         await self._notify(events)
         return True
 
@@ -127,8 +145,17 @@ class Recorder:
         log.warning("task.poison", task_id=task_id, plugin=cmd.plugin, deliveries=deliveries)
 
 
+def _observer(engine: AsyncEngine, metrics: Metrics | None) -> Observer | None:
+    return TaskMetrics(engine, metrics) if metrics is not None else None
+
+
 async def run_recorder(
-    settings: Settings, engine: AsyncEngine, stop: asyncio.Event, *, nc: Client | None = None
+    settings: Settings,
+    engine: AsyncEngine,
+    stop: asyncio.Event,
+    *,
+    nc: Client | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     own = nc is None
     client = nc or await connect(settings.nats, "qhana-recorder")
@@ -148,7 +175,7 @@ async def run_recorder(
         )
         hooks_task = asyncio.create_task(hooks.run(stop))
         try:
-            await Recorder(client, engine).run(stop)
+            await Recorder(client, engine, observer=_observer(engine, metrics)).run(stop)
         finally:
             if not stop.is_set():
                 hooks_task.cancel()

@@ -9,9 +9,10 @@ from collections.abc import Awaitable
 from concurrent.futures import Executor
 from typing import Any, cast
 
+import nats.errors
 from pydantic import BaseModel, ValidationError
 
-from qhana.errors import Reject, Retry, TaskCancelled, TaskTimeout
+from qhana.errors import BusError, BusUnavailable, Reject, Retry, TaskCancelled, TaskTimeout
 from qhana.sdk.plugin import AsyncHandler, Handler, SyncHandler
 from qhana.worker.context import WorkerContext
 from qhana.worker.sync_context import SyncContext
@@ -85,6 +86,10 @@ async def run_handler(
         return HandlerResult(retry_s=exc.defer_s)
     except (Reject, TaskCancelled, TaskTimeout) as exc:
         return HandlerResult(error=str(exc))
+    except BusError:
+        raise  # NATS trouble (e.g. a failover) is not the plugin's fault: redeliver the task
+    except nats.errors.Error as exc:
+        raise BusUnavailable(f"NATS error inside the handler: {exc!r}") from exc
     except Exception as exc:
         return HandlerResult(error=_describe(exc))
     finally:
