@@ -52,3 +52,11 @@ db-upgrade:
 # benchmark a fresh stack (bounded, 127.0.0.1 only): table + `--json FILE`; `--quick` < 1 min
 bench *ARGS:
     qhana bench {{ARGS}}
+
+# a local 3-node nats-server cluster (loopback, R3 streams) with all roles on it (Ctrl-C stops)
+cluster *ARGS:
+    qhana cluster {{ARGS}}
+
+# check the deployment files (compose, k8s, Containerfile, NATS accounts): pytest tests/deploy
+deploy-check *ARGS:
+    pytest -q tests/deploy {{ARGS}}
