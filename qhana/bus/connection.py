@@ -12,7 +12,7 @@ from qhana.errors import BusUnavailable
 from qhana.logging import get_logger
 from qhana.settings import NatsSettings
 
-__all__ = ["connect"]
+__all__ = ["connect", "require_connected"]
 
 log = get_logger("qhana.bus")
 
@@ -66,3 +66,13 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     except Exception as exc:  # nats raises several unrelated types here
         raise BusUnavailable(f"cannot connect to NATS at {settings.url}: {exc}") from exc
     return nc
+
+
+def require_connected(nc: Client) -> None:
+    """Fail fast while the client is reconnecting, instead of buffering and waiting.
+
+    The edge calls this before it publishes on behalf of an HTTP request, so a NATS outage
+    answers 503 with ``Retry-After`` at once rather than after the publish timeouts.
+    """
+    if not nc.is_connected:
+        raise BusUnavailable("not connected to NATS (reconnecting)")

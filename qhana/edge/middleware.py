@@ -1,9 +1,12 @@
-"""Edge middlewares: CORS, slash redirects, JSON errors (never a stack trace), 503 on NATS loss."""
+"""Edge middlewares: CORS, slash redirects, JSON errors (never a stack trace), 503 while NATS or
+the database is away (with ``Retry-After``)."""
 
 from __future__ import annotations
 
+import nats.errors
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from qhana.edge.responses import error_response
 from qhana.errors import BusUnavailable
@@ -14,6 +17,16 @@ __all__ = ["cors_middleware", "errors_middleware", "slash_middleware"]
 log = get_logger("qhana.edge")
 
 _CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+
+# NATS is away (or reconnecting): the request may succeed if retried shortly
+_NATS_AWAY = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoServersError,
+    nats.errors.TimeoutError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+)
 
 
 @web.middleware
@@ -76,10 +89,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             if key in exc.headers:
                 response.headers[key] = exc.headers[key]
         return response
-    except BusUnavailable as exc:
-        log.warning("edge.nats_unavailable", path=request.path, error=exc.detail)
+    except (BusUnavailable, *_NATS_AWAY) as exc:
+        log.warning("edge.nats_unavailable", path=request.path, error=str(exc))
         return error_response(
             503, "The message bus is unavailable; retry shortly.", headers={"Retry-After": "2"}
+        )
+    except (OperationalError, InterfaceError, ConnectionError) as exc:
+        log.warning("edge.database_unavailable", path=request.path, error=str(exc)[:200])
+        return error_response(
+            503, "The database is unavailable; retry shortly.", headers={"Retry-After": "2"}
         )
     except Exception:
         log.exception("edge.unhandled", path=request.path, method=request.method)

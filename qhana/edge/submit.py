@@ -9,6 +9,7 @@ from typing import Any
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from qhana.bus.connection import require_connected
 from qhana.bus.publish import publish_command, publish_event
 from qhana.db.projector import apply_event
 from qhana.db.task_views import load_task
@@ -33,6 +34,7 @@ async def submit_task(
     files: dict[str, FileRef],
 ) -> int:
     """Publish the first command of a new task; its stream sequence is the task id."""
+    require_connected(nc)
     now = datetime.now(UTC)
     command = TaskCommand(
         command_id=uuid.uuid4().hex,
@@ -68,6 +70,7 @@ async def submit_step(
     params: dict[str, Any],
 ) -> None:
     """Publish the command of an open step and clear the step (409 if it is not open)."""
+    require_connected(nc)
     async with engine.connect() as conn:
         task = await load_task(conn, task_id)
     if task is None or task.plugin != plugin.identifier:

@@ -87,6 +87,12 @@ class Watcher:
             )
             return {int(row.id): str(row.status) for row in rows}
 
+    async def _changed_or_recheck(self) -> None:
+        """Wake on the next commit notification. They are core NATS (at most once) and are
+        lost while our own connection reconnects, so re-read SQL after 2 s regardless."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), 2.0)
+
     async def finished_count(self, plugin: str) -> int:
         async with self.engine.connect() as conn:
             value = await conn.scalar(
@@ -121,7 +127,7 @@ class Watcher:
                     not running or await self.running_count(plugin) > 0
                 ):
                     return
-                await self.changed.wait()
+                await self._changed_or_recheck()
 
     async def until_finished(
         self, ids: list[int], count: int | None = None, timeout_s: float = 60
@@ -134,7 +140,7 @@ class Watcher:
                 done = await self.finished(ids)
                 if len(done) >= goal:
                     return done
-                await self.changed.wait()
+                await self._changed_or_recheck()
 
 
 @contextlib.asynccontextmanager
