@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     plugin_folders: str = Field(
         default="", validation_alias=AliasChoices("QHANA_PLUGIN_FOLDERS", "PLUGIN_FOLDERS")
     )
+    git_plugins: str = Field(
+        default="", validation_alias=AliasChoices("QHANA_GIT_PLUGINS", "GIT_PLUGINS")
+    )
+    git_plugins_dir: Path = Field(
+        default=Path("git-plugins"), validation_alias=AliasChoices("QHANA_GIT_PLUGINS_DIR")
+    )
     heartbeat_interval_s: float = Field(
         default=1.0, gt=0, validation_alias=AliasChoices("QHANA_HEARTBEAT_INTERVAL_S")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import subprocess
 import sys
 import tempfile
@@ -17,9 +18,13 @@ __all__ = ["add_plugin_commands", "collect_requirements", "install_requirements"
 
 
 def collect_requirements(settings: Settings) -> Combined:
+    from qhana.worker.git_plugins import sync_git_plugins
     from qhana.worker.service import discover_plugins
 
-    loaded = discover_plugins(settings)
+    git = sync_git_plugins(settings.git_plugins, settings.git_plugins_dir)
+    folders, git_errors = asyncio.run(git)
+    loaded = discover_plugins(settings, folders)
+    loaded.errors.extend(git_errors)
     for error in loaded.errors:
         print(f"warning: {error.source}: {error.error}", file=sys.stderr)
     return combine_requirements(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from qhana.bus import apply_queue_consumer, connect, subjects
 from qhana.logging import get_logger
 from qhana.settings import Settings
+from qhana.worker.git_plugins import sync_git_plugins
 from qhana.worker.loader import LoadedPlugins, default_plugin_dir, load_plugins
 from qhana.worker.presence import Presence
 from qhana.worker.runner import TaskLoop
@@ -19,12 +21,13 @@ __all__ = ["discover_plugins", "run_worker"]
 log = get_logger("qhana.worker")
 
 
-def discover_plugins(settings: Settings) -> LoadedPlugins:
+def discover_plugins(settings: Settings, extra: Sequence[Path] = ()) -> LoadedPlugins:
     folders: list[Path] = []
     default = default_plugin_dir()
     if default is not None:
         folders.append(default)
     folders.extend(p for p in settings.plugin_folder_paths if p.resolve() != default)
+    folders.extend(extra)
     return load_plugins(folders)
 
 
@@ -32,7 +35,9 @@ async def run_worker(
     settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event | None = None
 ) -> None:
     """Serve ``settings.queue`` until ``stop`` is set; drain in-flight tasks; withdraw."""
-    loaded = discover_plugins(settings)
+    git_folders, git_errors = await sync_git_plugins(settings.git_plugins, settings.git_plugins_dir)
+    loaded = discover_plugins(settings, git_folders)
+    loaded.errors.extend(git_errors)
     queue = settings.queue
     offered = {k: p for k, p in loaded.plugins.items() if p.queue == queue}
     nc = await connect(settings.nats, f"qhana-worker-{settings.runner_id}")
