@@ -19,6 +19,7 @@ __all__ = [
     "TASKS_STREAM",
     "announce",
     "cancel",
+    "cancelled_marker",
     "event",
     "heartbeat",
     "queue_consumer",
@@ -82,6 +83,11 @@ def recorded(task_id: int) -> str:
 
 def cancel(task_id: int) -> str:
     return f"{CONTROL_PREFIX}.task.{task_id}.cancel"
+
+
+def cancelled_marker(task_id: int) -> str:
+    """Key in ``STATE_BUCKET``: the task was cancelled; a worker must not start it."""
+    return f"cancelled.{task_id}"
 
 
 def ui_request(plugin_identifier: str) -> str:

@@ -172,6 +172,8 @@ async def plugin_step(request: web.Request) -> web.Response:
         return await _render_ui(request, info, step, process_url, ui_url, prefill)
     if request.method != "POST":
         raise web.HTTPMethodNotAllowed(request.method, ["POST"])
+    if task.status.finished:
+        return error_response(409, f"The task has already finished with status {task.status}.")
     form, _ = await read_form(request, None, frozenset())
     params, errors = validate_form(step.input_schema, form)
     if errors:

@@ -109,11 +109,14 @@ async def cancel_task(request: web.Request) -> web.Response:
         return error_response(409, f"The task has already finished with status {task.status}.")
     nc = request.app[NATS]
     reason = "Cancelled by request."
+    # the marker first: a worker that fetches the task later must not start it at all
+    state = await nc.jetstream().key_value(subjects.STATE_BUCKET)
+    await state.put(subjects.cancelled_marker(task.id), reason.encode())
     await nc.publish(subjects.cancel(task.id), reason.encode())
     event = Cancelled(
         task_id=task.id,
         at=datetime.now(UTC),
-        cmd_seq=task.id,
+        cmd_seq=0,  # no command: a later commit of an attempt must not drop the reason
         event_id=f"{task.id}.cancelled",
         reason=reason,
     )

@@ -175,6 +175,9 @@ class TaskLoop:
             # another runner of this queue may offer it; max_deliver ends the hunt
             bound.warning("task.plugin_unavailable", step=cmd.step_id)
             return Redeliver(2.0)
+        if await self._was_cancelled(ctx.task_id):
+            bound.info("task.skipped_cancelled")  # cancelled while it waited in the queue
+            return Done()
         await ctx.emit(Started(**ctx.event_fields(), runner_id=self._runner_id))
         bound.info("task.started")
         if cmd.step_id:
@@ -218,6 +221,13 @@ class TaskLoop:
             Failed(**ctx.event_fields(), reason=reason.splitlines()[0][:500], log=reason)
         )
         return Failure(reason)
+
+    async def _was_cancelled(self, task_id: int) -> bool:
+        try:
+            await self._state.get(subjects.cancelled_marker(task_id))
+        except KeyNotFoundError:
+            return False
+        return True
 
     async def _load_state(self, task_id: int) -> dict[str, Any]:
         try:
