@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qhana.logging import configure_logging
+from qhana.ops import add_ops_commands
 from qhana.plugintools.commands import add_plugin_commands
 from qhana.settings import Settings
 
@@ -163,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="heads")
     upgrade.set_defaults(run=_db_upgrade)
     add_plugin_commands(sub)
+    add_ops_commands(sub)  # tasks submit|watch, plugins ls, runners ls
     return parser
 
 

@@ -17,7 +17,8 @@
     │   ├── TaskCancelled(reason)
     │   └── TaskTimeout(timeout_s)
     ├── InputInvalid(errors)         per-field messages, keyed by form key
-    └── StoredFileNotFound(file_id)  unknown file or wrong token
+    ├── StoredFileNotFound(file_id)  unknown file or wrong token
+    └── OperatorCommandFailed        an operator command (qhana tasks/plugins/runners) failed
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "BusUnavailable",
     "ConfigError",
     "InputInvalid",
+    "OperatorCommandFailed",
     "PluginError",
     "PluginLoadError",
     "PluginNotFound",
@@ -137,3 +139,7 @@ class StoredFileNotFound(QhanaError):
     def __init__(self, file_id: int) -> None:
         super().__init__("File not found.")
         self.file_id = file_id
+
+
+class OperatorCommandFailed(QhanaError):
+    """An operator command could not do its job (HTTP error, task FAILURE, bad argument)."""
