@@ -60,3 +60,7 @@ cluster *ARGS:
 # check the deployment files (compose, k8s, Containerfile, NATS accounts): pytest tests/deploy
 deploy-check *ARGS:
     pytest -q tests/deploy {{ARGS}}
+
+# regenerate streams/asyncapi.yaml (every subject and payload) from qhana/wire and qhana/bus
+asyncapi:
+    qhana asyncapi

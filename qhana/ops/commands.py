@@ -83,6 +83,24 @@ async def _runners_ls(settings: Settings, args: argparse.Namespace, stop: asynci
     Console(width=200).print(table)
 
 
+def _asyncapi(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qhana.bus.asyncapi import default_path, render
+
+    path = Path(args.output) if args.output else default_path()
+    text = render()
+    if args.check:
+        if not path.is_file() or path.read_text() != text:
+            print(f"{path} is out of date: run `qhana asyncapi`", flush=True)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
 def _with_url(parser: argparse.ArgumentParser, run: _Run) -> None:
     parser.add_argument(
         "--url", default=None, help=f"edge base URL (default: QHANA_PUBLIC_URL or {DEFAULT_URL})"
@@ -119,6 +137,11 @@ def add_ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _with_url(
         _plugins_actions(sub).add_parser("ls", help="list the plugins the edge offers"), _plugins_ls
     )
+
+    asyncapi = sub.add_parser("asyncapi", help="write streams/asyncapi.yaml from the wire models")
+    asyncapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    asyncapi.add_argument("--output", default=None, help="path (default: streams/asyncapi.yaml)")
+    asyncapi.set_defaults(sync_run=_asyncapi)
 
     runners = sub.add_parser("runners", help="workers (runners) seen on NATS")
     runner_actions = runners.add_subparsers(dest="action", required=True, metavar="ACTION")
