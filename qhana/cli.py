@@ -75,7 +75,24 @@ async def _registry(settings: Settings, args: argparse.Namespace, stop: asyncio.
 
 
 async def _recorder(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    if getattr(args, "rebuild", False):
+        await _rebuild_projection(settings)
     await _with_engine(settings, stop, "recorder")
+
+
+async def _rebuild_projection(settings: Settings) -> None:
+    from qhana.bus import connect
+    from qhana.db import create_engine
+    from qhana.recorder.rebuild import reset_projection
+
+    nc = await connect(settings.nats, "qhana-rebuild")
+    engine = create_engine(settings.database_url)
+    try:
+        replay = await reset_projection(nc.jetstream(), engine, replicas=settings.nats.replicas)
+        print(f"task tables emptied; replaying {replay} events", flush=True)
+    finally:
+        await engine.dispose()
+        await nc.close()
 
 
 async def _streams_apply(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
@@ -145,7 +162,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("registry", help="plugin catalogue from announce/heartbeat events").set_defaults(
         run=_registry
     )
-    sub.add_parser("recorder", help="project task events into SQL").set_defaults(run=_recorder)
+    recorder = sub.add_parser("recorder", help="project task events into SQL")
+    recorder.add_argument(
+        "--rebuild", action="store_true", help="first empty the task tables, replay all events"
+    )
+    recorder.set_defaults(run=_recorder)
 
     streams = sub.add_parser("streams", help="JetStream resources")
     streams_sub = streams.add_subparsers(dest="action", required=True, metavar="ACTION")
