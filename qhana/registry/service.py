@@ -148,7 +148,10 @@ class Registry:
 
     async def run(self, stop: asyncio.Event) -> None:
         js = self._nc.jetstream()
-        await self.touch()
+        try:
+            await self.touch()
+        except Exception as exc:  # retried by the periodic touch
+            log.warning("registry.touch_failed", error=str(exc))
         beats_sub = await self._nc.subscribe(subjects.HEARTBEAT_ALL, cb=self._on_heartbeat)
         # an ordered consumer replays the last word of every runner, then follows live
         plugins_sub = await js.subscribe(
