@@ -13,6 +13,7 @@ from qhana.logging import get_logger
 from qhana.settings import Settings
 from qhana.worker.git_plugins import sync_git_plugins
 from qhana.worker.loader import LoadedPlugins, default_plugin_dir, load_plugins
+from qhana.worker.micro import start_micro, stop_micro
 from qhana.worker.presence import Presence
 from qhana.worker.runner import TaskLoop
 
@@ -67,6 +68,8 @@ async def run_worker(
         )
         await presence.announce([p.info() for p in offered.values()], loaded.errors)
         beats = asyncio.create_task(presence.beat_forever())
+        infos = [p.info() for p in offered.values()]
+        micro = await start_micro(nc, runner_id=settings.runner_id, queue=queue, plugins=infos)
         log.info("worker.ready", queue=queue, runner_id=settings.runner_id, plugins=len(offered))
         if ready is not None:
             ready.set()
@@ -76,6 +79,7 @@ async def run_worker(
             beats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beats
+            await stop_micro(micro)
             await presence.withdraw()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
