@@ -3,7 +3,9 @@
 Each command of a task (``cmd_seq``) may run in several attempts (redeliveries). The first
 attempt that ends the command (``step-requested``, ``succeeded`` or ``failed``) is
 *committed*: rows of the other attempts of that command are deleted, and later events of
-other attempts are ignored. So a worker killed mid-task leaves no duplicated output or log.
+other attempts are ignored; late events of the committed attempt itself still apply. So a
+worker killed mid-task leaves no duplicated output or log, and a recorder redelivery that
+reorders events loses nothing.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ async def apply_event(conn: AsyncConnection, event: TaskEvent, seq: int) -> None
         await _apply_control(conn, event, seq)
         return
     committed = await _committed_attempt(conn, event.task_id, event.cmd_seq)
-    if committed is not None:
-        return  # this command is settled: duplicates and stale attempts change nothing
-    if isinstance(event, _COMMITTING):
+    if committed is not None and committed != event.attempt:
+        return  # settled by another attempt: this stale attempt changes nothing
+    # Events of the committed attempt still apply when they arrive after the commit (a
+    # redelivery to the recorder can reorder them); every insert below is idempotent.
+    if isinstance(event, _COMMITTING) and committed is None:
         await _commit(conn, event)
     match event:
         case Started():
@@ -157,7 +161,11 @@ async def _log(
 async def _progress(conn: AsyncConnection, event: Progress, seq: int) -> None:
     await conn.execute(
         update(tasks)
-        .where(tasks.c.id == event.task_id, tasks.c.progress_seq < seq)
+        .where(
+            tasks.c.id == event.task_id,
+            tasks.c.progress_seq < seq,
+            tasks.c.finished_at.is_(None),  # a late progress never undoes the final one
+        )
         .values(
             progress_value=event.value,
             progress_start=event.start,

@@ -71,6 +71,7 @@ class Recorder:
                 else:
                     await asyncio.sleep(backoff_s)
                     backoff_s = min(backoff_s * 2, 5.0)
+            await self._project_stragglers(sub)
         finally:
             await advisories.unsubscribe()
             with contextlib.suppress(Exception):
@@ -89,9 +90,9 @@ class Recorder:
                 await apply_events(conn, events)
         except Exception as exc:
             log.warning("recorder.db_failed", error=str(exc), batch=len(msgs))
-            for msg in msgs:
+            for msg in msgs:  # redelivered first, in order, once the backoff is over
                 with contextlib.suppress(Exception):
-                    await msg.nak(delay=1.0)
+                    await msg.nak()
             return False
         for msg in msgs:
             with contextlib.suppress(Exception):
@@ -104,6 +105,17 @@ class Recorder:
                 log.warning("recorder.observer_failed", error=str(exc))
         await self._notify(events)
         return True
+
+    async def _project_stragglers(self, sub: JetStreamContext.PullSubscription) -> None:
+        """On stop: project messages a pull delivered after its client-side timeout (bounded),
+        so the next recorder does not wait ``ack_wait`` for them."""
+        for _ in range(10):
+            try:
+                msgs = await pull_batch(sub, self._batch, 0.05)
+            except Exception:
+                return
+            if not msgs or not await self._project(msgs):
+                return
 
     async def _notify(self, events: list[tuple[TaskEvent, int]]) -> None:
         """Tell listeners (SSE, tests, tools) that SQL now reflects these events."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -166,7 +167,8 @@ def report(fault: str, injected: int, submitted: int, result: Tally) -> None:
         f"FAULT-REPORT fault={fault!r} injected={injected} submitted={submitted} "
         f"succeeded={result.succeeded} failed={result.failed} lost={result.lost} "
         f"duplicates={result.duplicate_outputs + result.duplicate_logs} "
-        f"stray_rows={result.stray_attempt_rows} retried={result.retried}"
+        f"stray_rows={result.stray_attempt_rows} retried={result.retried} "
+        f"missing_outputs={result.missing_outputs} missing_logs={result.missing_logs}"
     )
 
 
@@ -179,6 +181,20 @@ class Tally:
     duplicate_logs: int
     stray_attempt_rows: int
     retried: int
+    missing_outputs: int = 0
+    missing_logs: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """Nothing lost, nothing twice, nothing left of an abandoned attempt."""
+        return (
+            self.lost
+            + self.duplicate_outputs
+            + self.duplicate_logs
+            + self.stray_attempt_rows
+            + self.missing_outputs
+            + self.missing_logs
+        ) == 0
 
 
 async def tally(engine: AsyncEngine, ids: list[int], log_lines: int, outputs: int) -> Tally:
@@ -225,6 +241,12 @@ async def tally(engine: AsyncEngine, ids: list[int], log_lines: int, outputs: in
         duplicate_logs=sum(max(0, logs.get(i, 0) - log_lines) for i in ids),
         stray_attempt_rows=stray,
         retried=retried,
+        missing_outputs=sum(
+            max(0, outputs - files.get(i, 0)) for i in ids if status.get(i) == "SUCCESS"
+        ),
+        missing_logs=sum(
+            max(0, log_lines - logs.get(i, 0)) for i in ids if status.get(i) == "SUCCESS"
+        ),
     )
 
 
@@ -235,3 +257,52 @@ async def _per_task(conn: Any, table: Any, ids: list[int]) -> dict[int, int]:
         .group_by(table.c.task_id)
     )
     return {int(task_id): int(n) for task_id, n in rows}
+
+
+@dataclass
+class SucceededEvents:
+    """Task ids whose ``succeeded`` event was published (seen live on core NATS), so a test
+    can tell the workers are done while SQL is knowingly behind."""
+
+    seen: set[int]
+    changed: asyncio.Event
+
+    async def until(self, ids: list[int], timeout_s: float = 60) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not set(ids) <= self.seen:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@contextlib.asynccontextmanager
+async def succeeded_events(nats_url: str) -> AsyncIterator[SucceededEvents]:
+    nc = await nats.connect(nats_url)
+    box = SucceededEvents(set(), asyncio.Event())
+
+    async def _on(msg: Any) -> None:
+        doc = json.loads(msg.data)
+        if doc.get("kind") == "succeeded":
+            box.seen.add(int(doc["task_id"]))
+            box.changed.set()
+
+    await nc.subscribe("qhana.events.task.*", cb=_on)
+    try:
+        yield box
+    finally:
+        await nc.close()
+
+
+async def until_recorder_idle(nats_url: str, timeout_s: float = 30) -> None:
+    """Wait until the recorder has acked every event (nothing pending or unacked). JetStream
+    has no event for that, so this is a bounded poll of the consumer info."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        async with asyncio.timeout(timeout_s):
+            while True:
+                info = await js.consumer_info("QHANA_EVENTS", "recorder")
+                if info.num_pending == 0 and info.num_ack_pending == 0:
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
