@@ -199,11 +199,24 @@ class Settings(BaseSettings):
     def queue_limits(self) -> QueueLimits:
         return QueueLimits(ack_wait_s=self.ack_wait_s, max_deliver=self.max_deliver)
 
-    @field_validator("plugin_discovery_interval", "plugin_purge_interval")
+    @field_validator("plugin_discovery_interval")
     @classmethod
-    def _interval(cls, value: int) -> int:
+    def _discovery_interval(cls, value: int) -> int:
         """``-1`` (or any negative) switches off; otherwise at least 5 seconds (as upstream)."""
         return -1 if value < 0 else max(value, 5)
+
+    @field_validator("plugin_purge_interval")
+    @classmethod
+    def _purge_interval(cls, value: int) -> int:
+        return -1 if value < 0 else max(value, 1)
+
+    @field_validator("plugin_purge_after")
+    @classmethod
+    def _purge_after(cls, value: str) -> str:
+        raw = value.strip().lower()
+        if raw not in ("", "auto", "never", "none", "null"):
+            float(raw)  # ValueError -> a clear settings error at start
+        return raw
 
     @property
     def purge_after_s(self) -> float | None:
