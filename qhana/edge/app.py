@@ -17,6 +17,7 @@ from qhana.edge.catalogue_cache import CatalogueCache
 from qhana.edge.keys import CATALOGUE, CLOSING, ENGINE, NATS, SETTINGS
 from qhana.edge.metrics import setup_metrics
 from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
+from qhana.edge.openapi import setup_openapi
 from qhana.edge.registry_api import ROUTE_TABLES as REGISTRY_ROUTES
 from qhana.metrics import Metrics
 from qhana.settings import Settings
@@ -66,5 +67,6 @@ def create_app(
     for table in REGISTRY_ROUTES:  # the registry API under /api/
         app.router.add_routes(table)
     setup_metrics(app, metrics)  # /metrics and HTTP latency
+    setup_openapi(app)  # /api-spec.json and /swagger-ui/ (after every route is added)
     app.router.add_static("/static/", STATIC_DIR)
     return app

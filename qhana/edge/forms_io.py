@@ -6,6 +6,7 @@ import re
 import uuid
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from nats.js.object_store import ObjectStore
 
 from qhana.edge.validation import FormValues
@@ -24,7 +25,19 @@ def secure_filename(name: str) -> str:
 async def read_form(
     request: web.Request, store: ObjectStore | None, upload_keys: frozenset[str]
 ) -> tuple[FormValues, dict[str, FileRef]]:
-    """Form values of a urlencoded or multipart body; files of ``upload_keys`` are stored."""
+    """Form values of a urlencoded or multipart body; files of ``upload_keys`` are stored.
+
+    A body that is not a well-formed form is a 400, never a 500.
+    """
+    try:
+        return await _read_form(request, store, upload_keys)
+    except (HttpProcessingError, ValueError, AssertionError, UnicodeDecodeError) as exc:
+        raise web.HTTPBadRequest(reason="The request body is not a valid form.") from exc
+
+
+async def _read_form(
+    request: web.Request, store: ObjectStore | None, upload_keys: frozenset[str]
+) -> tuple[FormValues, dict[str, FileRef]]:
     values: dict[str, list[str]] = {}
     files: dict[str, FileRef] = {}
     if request.content_type == "multipart/form-data":

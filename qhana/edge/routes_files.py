@@ -6,9 +6,11 @@ import hmac
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp_apigami import docs, match_info_schema, querystring_schema, response_schema
 
 from qhana.bus import subjects
 from qhana.db.task_views import load_file
+from qhana.edge.api_schemas import ErrorSchema, FileIdPathSchema, FileQuerySchema
 from qhana.edge.ids import path_id
 from qhana.edge.keys import ENGINE, NATS
 from qhana.edge.responses import error_response, validation_error
@@ -25,6 +27,15 @@ def _disposition(name: str) -> str:
 
 
 @routes.get(r"/files/{file_id:\d+}/")
+@docs(
+    tags=["files"],
+    summary="Download a task file (the file-id token is required)",
+    responses={200: {"description": "the file's bytes", "content": {"*/*": {}}}},
+)
+@match_info_schema(FileIdPathSchema)
+@querystring_schema(FileQuerySchema)
+@response_schema(ErrorSchema, 404)
+@response_schema(ErrorSchema, 422)
 async def get_file(request: web.Request) -> web.Response:
     token = request.query.get("file-id")
     if token is None:

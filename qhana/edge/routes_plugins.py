@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp_apigami import docs, match_info_schema, querystring_schema, response_schema
 from packaging.version import InvalidVersion, Version
 
 from qhana.bus import subjects
 from qhana.db.catalogue import CatalogueEntry
 from qhana.db.task_views import load_task
+from qhana.edge.api_schemas import (
+    ErrorSchema,
+    PluginListQuerySchema,
+    PluginListSchema,
+    PluginMetadataSchema,
+    PluginPathSchema,
+)
 from qhana.edge.forms import FormPage, render_form_page
 from qhana.edge.forms_io import read_form
 from qhana.edge.ids import path_id
-from qhana.edge.keys import CATALOGUE, ENGINE, NATS, SETTINGS
+from qhana.edge.keys import CATALOGUE, COMMITS, ENGINE, NATS, SETTINGS
 from qhana.edge.plugin_json import list_entry, metadata_document, process_path, ui_path
 from qhana.edge.responses import error_response, json_response, validation_error
 from qhana.edge.submit import submit_step, submit_task
@@ -34,6 +42,9 @@ def _version_key(version: str) -> tuple[int, Version | str]:
 
 
 @routes.get("/plugins/")
+@docs(tags=["plugins"], summary="All loaded plugins, sorted by name and PEP 440 version")
+@querystring_schema(PluginListQuerySchema)
+@response_schema(PluginListSchema, 200)
 async def list_plugins(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     base = base_url(request, settings)
@@ -52,6 +63,14 @@ async def _entry_or_404(request: web.Request) -> CatalogueEntry:
 
 
 @routes.get("/plugins/{plugin}/")
+@docs(
+    tags=["plugins"],
+    summary="Plugin metadata (identifier) or 302 to the newest version (bare name)",
+    responses={302: {"description": "Location: /plugins/<identifier>/"}},
+)
+@match_info_schema(PluginPathSchema)
+@response_schema(PluginMetadataSchema, 200)
+@response_schema(ErrorSchema, 404)
 async def plugin_root(request: web.Request) -> web.Response:
     segment = request.match_info["plugin"]
     if "@" in segment:
@@ -134,6 +153,14 @@ async def plugin_ui(request: web.Request) -> web.Response:
 
 
 @routes.post("/plugins/{plugin}/process/")
+@docs(
+    tags=["plugins"],
+    summary="Start a task (form body; per-plugin fields under each plugin's own path)",
+    responses={303: {"description": "Location: /tasks/<id>/"}},
+)
+@match_info_schema(PluginPathSchema)
+@response_schema(ErrorSchema, 404)
+@response_schema(ErrorSchema, 422)
 async def plugin_process(request: web.Request) -> web.Response:
     info = (await _entry_or_404(request)).info
     nc = request.app[NATS]
@@ -142,7 +169,7 @@ async def plugin_process(request: web.Request) -> web.Response:
     params, errors = validate_form(info.input_schema, form)
     if errors:
         return validation_error("form", errors)
-    task_id = await submit_task(nc, request.app[ENGINE], info, params, files)
+    task_id = await submit_task(nc, request.app[COMMITS], info, params, files)
     raise web.HTTPSeeOther(f"/tasks/{task_id}/")
 
 
@@ -179,7 +206,8 @@ async def plugin_step(request: web.Request) -> web.Response:
     if errors:
         return validation_error("form", errors)
     try:
-        await submit_step(request.app[NATS], engine, info, task_id, step.step_id, params)
+        commits = request.app[COMMITS]
+        await submit_step(request.app[NATS], commits, info, task_id, step.step_id, params)
     except TaskNotFound:
         return error_response(404, "Task not found.")
     except StepNotOpen:

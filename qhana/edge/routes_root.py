@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp_apigami import docs, response_schema
 from sqlalchemy import text
 
+from qhana.edge.api_schemas import RootSchema
 from qhana.edge.keys import ENGINE, NATS
 from qhana.edge.responses import json_response
 
@@ -14,6 +16,8 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/")
+@docs(tags=["api-root"], summary="API root: the title only (as upstream)")
+@response_schema(RootSchema, 200)
 async def api_root(_: web.Request) -> web.Response:
     return json_response({"title": "QHAna plugin runner api."})
 

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp_apigami import docs, json_schema, match_info_schema, response_schema
 from nats.js.api import DeliverPolicy
 from sqlalchemy import delete
 
@@ -17,6 +18,12 @@ from qhana.db.projector import apply_event
 from qhana.db.tables import webhooks
 from qhana.db.task_views import TaskView, load_task
 from qhana.db.upsert import insert_ignore
+from qhana.edge.api_schemas import (
+    ErrorSchema,
+    SubscriptionSchema,
+    TaskIdPathSchema,
+    TaskStatusSchema,
+)
 from qhana.edge.ids import path_id
 from qhana.edge.keys import CLOSING, ENGINE, NATS, SETTINGS
 from qhana.edge.responses import error_response, json_response, validation_error
@@ -41,6 +48,10 @@ async def _task(request: web.Request) -> TaskView:
 
 
 @routes.get(r"/tasks/{task_id:\d+}/")
+@docs(tags=["tasks"], summary="Task status, log, progress, steps and outputs")
+@match_info_schema(TaskIdPathSchema)
+@response_schema(TaskStatusSchema, 200)
+@response_schema(ErrorSchema, 404)
 async def get_task(request: web.Request) -> web.Response:
     task = await _task(request)
     return json_response(task_document(task, base_url(request, request.app[SETTINGS])))
@@ -70,6 +81,13 @@ def _subscription_errors(body: object) -> dict[str, list[str]]:
 
 
 @routes.post(r"/tasks/{task_id:\d+}/")
+@docs(tags=["tasks"], summary="Subscribe / unsubscribe a webhook to task events")
+@match_info_schema(TaskIdPathSchema)
+@json_schema(SubscriptionSchema)
+@response_schema(TaskStatusSchema, 200)
+@response_schema(ErrorSchema, 400)
+@response_schema(ErrorSchema, 404)
+@response_schema(ErrorSchema, 422)
 async def subscribe_task(request: web.Request) -> web.Response:
     task = await _task(request)
     try:
@@ -103,6 +121,11 @@ async def subscribe_task(request: web.Request) -> web.Response:
 
 @routes.post(r"/tasks/{task_id:\d+}/cancel")
 @routes.post(r"/tasks/{task_id:\d+}/cancel/")
+@docs(tags=["tasks"], summary="Cancel a pending or running task (not upstream): FAILURE")
+@match_info_schema(TaskIdPathSchema)
+@response_schema(TaskStatusSchema, 200)
+@response_schema(ErrorSchema, 404)
+@response_schema(ErrorSchema, 409)
 async def cancel_task(request: web.Request) -> web.Response:
     task = await _task(request)
     if task.status.finished:
@@ -148,6 +171,13 @@ async def _next_or_none(
 
 
 @routes.get(r"/tasks/{task_id:\d+}/events")
+@docs(
+    tags=["tasks"],
+    summary="Server-Sent Events of the task, from the start, until it ends (not upstream)",
+    responses={200: {"description": "text/event-stream", "content": {"text/event-stream": {}}}},
+)
+@match_info_schema(TaskIdPathSchema)
+@response_schema(ErrorSchema, 404)
 async def task_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: every event of the task from the start, then live ones."""
     task = await _task(request)
