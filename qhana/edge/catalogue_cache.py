@@ -32,6 +32,8 @@ class CatalogueCache:
                 if time.monotonic() - self._loaded_at > self._ttl_s:
                     async with self._engine.connect() as conn:
                         entries = await list_catalogue(conn, include_unavailable=True)
+                    # plugins of upstream runners (registry seed bridge) are not served here
+                    entries = [e for e in entries if e.info.api_root is None]
                     self._entries = entries
                     self._by_identifier = {e.info.identifier: e for e in entries}
                     self._loaded_at = time.monotonic()

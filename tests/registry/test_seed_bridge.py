@@ -99,6 +99,9 @@ async def test_seed_bridge(
         assert data["entryPoint"]["dataInput"][0]["dataType"] == "entity/*"
         by_url = await watch.get(f"{stack.base}api/plugins/?url={root}")
         assert by_url["data"]["collectionSize"] == 1
+        async with stack.http.get(f"{stack.base}plugins/?all=1") as resp:
+            hosted = [p["name"] for p in (await resp.json())["plugins"]]
+        assert "up-one" not in hosted  # the runner API serves only what our workers run
         seeds = await watch.get(f"{stack.base}api/seeds/")
         assert sorted(s["data"]["url"] for s in seeds["embedded"]) == sorted([seed, dead])
 
