@@ -10,6 +10,7 @@ __all__ = [
     "EVENTS_STREAM",
     "FILES_BUCKET",
     "HEARTBEAT_ALL",
+    "PERIODIC_BUCKET",
     "PLUGINS_STREAM",
     "RECORDER_DURABLE",
     "WEBHOOKS_DURABLE",
@@ -38,6 +39,7 @@ RECORDER_DURABLE = "recorder"
 WEBHOOKS_DURABLE = "webhooks"
 STATE_BUCKET = "qhana-task-state"
 FILES_BUCKET = "qhana-files"
+PERIODIC_BUCKET = "qhana-periodic"
 CONTROL_PREFIX = "qhana.control"
 
 ANNOUNCE_ALL = "qhana.plugins.announce.*"

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from qhana.sdk.urls import FetchedFile
 
-__all__ = ["SyncTaskContext", "TaskContext", "UploadedFile"]
+__all__ = ["PeriodicContext", "SyncTaskContext", "TaskContext", "UploadedFile"]
 
 
 class UploadedFile(Protocol):
@@ -116,3 +116,21 @@ class SyncTaskContext(Protocol):
         prefill: Mapping[str, str] | None = None,
         progress: float | None = None,
     ) -> None: ...
+
+
+class PeriodicContext(Protocol):
+    """What a periodic job (``Periodic``) gets: which period it runs for, and a log."""
+
+    @property
+    def job(self) -> str: ...
+
+    @property
+    def period(self) -> int:
+        """Number of the period (``floor(epoch seconds / every_s)``)."""
+        ...
+
+    @property
+    def runner_id(self) -> str: ...
+
+    def log(self, text: str) -> None:
+        """Write a line to the worker's log (bound to the plugin and the job)."""

@@ -12,7 +12,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict
 
 from qhana.errors import PluginError
-from qhana.sdk.context import SyncTaskContext, TaskContext
+from qhana.sdk.context import PeriodicContext, SyncTaskContext, TaskContext
 from qhana.wire import (
     DataSpec,
     LinkSpec,
@@ -24,11 +24,21 @@ from qhana.wire import (
     plugin_identifier,
 )
 
-__all__ = ["AsyncHandler", "Handler", "Plugin", "PluginInput", "Step", "SyncHandler"]
+__all__ = [
+    "AsyncHandler",
+    "Handler",
+    "Periodic",
+    "PeriodicHandler",
+    "Plugin",
+    "PluginInput",
+    "Step",
+    "SyncHandler",
+]
 
 AsyncHandler = Callable[[TaskContext, Any], Awaitable[str | None]]
 SyncHandler = Callable[[SyncTaskContext, Any], str | None]
 Handler = AsyncHandler | SyncHandler
+PeriodicHandler = Callable[[PeriodicContext], Awaitable[None] | None]
 
 
 class PluginInput(BaseModel):
@@ -63,6 +73,30 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Periodic:
+    """A job run every ``every_s`` seconds, once per period across all workers of the plugin.
+
+    Periods are aligned to the epoch (``floor(time / every_s)``); the worker that claims a
+    period in the KV bucket ``qhana-periodic`` runs it, the others skip it. At most once per
+    period: a worker that dies while running its job does not hand it over.
+    """
+
+    name: str
+    every_s: float
+    handler: PeriodicHandler
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(ch.isalnum() or ch in "-_" for ch in self.name):
+            raise PluginError(f"periodic job name {self.name!r}: use letters, digits, - and _")
+        if self.every_s <= 0:
+            raise PluginError(f"periodic job {self.name}: every_s must be positive")
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.handler)
+
+
+@dataclass(frozen=True, slots=True)
 class Plugin:
     """Everything the platform needs to know to offer and run one plugin."""
 
@@ -85,6 +119,7 @@ class Plugin:
     links: Sequence[LinkSpec] = ()
     requirements: Sequence[str] = ()
     upload_fields: Sequence[str] = ()
+    periodic: Sequence[Periodic] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -98,6 +133,9 @@ class Plugin:
         ids = [s.step_id for s in self.steps]
         if len(set(ids)) != len(ids):
             raise PluginError(f"plugin {self.name}: duplicate step ids {ids}")
+        jobs = [p.name for p in self.periodic]
+        if len(set(jobs)) != len(jobs):
+            raise PluginError(f"plugin {self.name}: duplicate periodic jobs {jobs}")
 
     @property
     def identifier(self) -> str:

@@ -14,6 +14,7 @@ from qhana.settings import Settings
 from qhana.worker.git_plugins import sync_git_plugins
 from qhana.worker.loader import LoadedPlugins, default_plugin_dir, load_plugins
 from qhana.worker.micro import start_micro, stop_micro
+from qhana.worker.periodic import start_periodic
 from qhana.worker.presence import Presence
 from qhana.worker.runner import TaskLoop
 
@@ -70,6 +71,14 @@ async def run_worker(
         beats = asyncio.create_task(presence.beat_forever())
         infos = [p.info() for p in offered.values()]
         micro = await start_micro(nc, runner_id=settings.runner_id, queue=queue, plugins=infos)
+        periodic = await start_periodic(
+            js,
+            offered.values(),
+            runner_id=settings.runner_id,
+            pool=pool,
+            replicas=settings.nats.replicas,
+            stop=stop,
+        )
         log.info("worker.ready", queue=queue, runner_id=settings.runner_id, plugins=len(offered))
         if ready is not None:
             ready.set()
@@ -79,6 +88,10 @@ async def run_worker(
             beats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beats
+            if periodic is not None:
+                periodic.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await periodic
             await stop_micro(micro)
             await presence.withdraw()
     finally:
