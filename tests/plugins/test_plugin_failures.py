@@ -64,12 +64,34 @@ plugin = Plugin(
 """
 
 
+RETRIER = """
+from qhana.sdk import Plugin, PluginInput, PluginType, Retry, TaskContext
+
+
+class In(PluginInput):
+    pass
+
+
+async def run(ctx: TaskContext, params: In) -> str:
+    if ctx.attempt == 1:
+        raise Retry(0.2, "not yet")
+    return f"done in attempt {ctx.attempt}"
+
+
+plugin = Plugin(
+    name="retrier", version="v1.0.0", title="retrier", description="asks for a retry",
+    type=PluginType.PROCESSING, input_model=In, handler=run,
+)
+"""
+
+
 def _folder(root: Path) -> Path:
     root.mkdir()
     (root / "broken.py").write_text(BROKEN)
     (root / "twin_a.py").write_text(textwrap.dedent(DUPLICATE.format(which="first")))
     (root / "twin_b.py").write_text(textwrap.dedent(DUPLICATE.format(which="second")))
     (root / "blocker.py").write_text(BLOCKER)
+    (root / "retrier.py").write_text(RETRIER)
     return root
 
 
@@ -100,7 +122,7 @@ def test_import_error_is_logged_with_traceback(tmp_path: Path) -> None:
     folder = _folder(tmp_path / "plugins")
     with capture_logs() as logs:
         loaded = load_plugins([folder], entry_points=False)
-    assert sorted(loaded.plugins) == ["blocker@v1-0-0", "twin@v1-0-0"]
+    assert sorted(loaded.plugins) == ["blocker@v1-0-0", "retrier@v1-0-0", "twin@v1-0-0"]
     [failed] = [e for e in logs if e["event"] == "plugin.load_failed" and "broken" in e["source"]]
     assert failed["log_level"] == "error"
     assert failed["error"] == "RuntimeError: broken at import time"
@@ -147,3 +169,8 @@ async def test_blocking_sync_handler_does_not_stall_others(bad_stack: Stack) -> 
                 pass
     finally:
         await nc.close()
+
+
+async def test_retry_with_delay_runs_again(bad_stack: Stack) -> None:
+    doc = await bad_stack.finished(await bad_stack.submit("retrier@v1-0-0"))
+    assert (doc["status"], doc["log"]) == ("SUCCESS", "done in attempt 2")
