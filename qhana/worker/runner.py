@@ -22,6 +22,7 @@ from qhana.bus.pull import pull_batch
 from qhana.errors import BusError
 from qhana.logging import get_logger
 from qhana.sdk import Plugin
+from qhana.urlmap import UrlRewriter
 from qhana.wire import Failed, Progress, Started, StepRequested, Succeeded, TaskCommand
 from qhana.worker.context import StoredUpload, WorkerContext
 from qhana.worker.execute import HandlerResult, run_handler
@@ -47,7 +48,9 @@ class TaskLoop:
         pool: Executor,
         state: KeyValue,
         files: ObjectStore,
+        rewrite: UrlRewriter | None = None,
     ) -> None:
+        self._rewrite = rewrite
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
         self._queue = queue
@@ -82,8 +85,25 @@ class TaskLoop:
             await cancel_sub.unsubscribe()
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
+            await self._return_stragglers(sub)
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _return_stragglers(self, sub: JetStreamContext.PullSubscription) -> None:
+        """On stop: commands a pull delivered after its client-side timeout wait in the local
+        queue; give them back at once (nak) instead of letting them sit out ``ack_wait``."""
+        for _ in range(3):
+            pending = sub.pending_msgs
+            if pending <= 0:
+                return
+            try:
+                msgs = await sub.fetch(pending, timeout=0.05)
+            except Exception:
+                return
+            for msg in msgs:
+                with contextlib.suppress(Exception):
+                    await settle_message(msg, Redeliver(0))
+            log.info("worker.stragglers_returned", count=len(msgs))
 
     async def _fetch_batch(
         self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event
@@ -142,6 +162,7 @@ class TaskLoop:
             attempt=attempt,
             state={},
             uploads={k: StoredUpload(v, self._files) for k, v in cmd.files.items()},
+            rewrite=self._rewrite,
         )
         self._running[task_id] = ctx
         ticker = asyncio.create_task(self._keep_alive(msg))
