@@ -77,7 +77,26 @@ async def _registry(settings: Settings, args: argparse.Namespace, stop: asyncio.
 async def _recorder(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     if getattr(args, "rebuild", False):
         await _rebuild_projection(settings)
-    await _with_engine(settings, stop, "recorder")
+    port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+    if port is None:
+        await _with_engine(settings, stop, "recorder")
+    else:
+        await _recorder_with_metrics(settings, stop, port)
+
+
+async def _recorder_with_metrics(settings: Settings, stop: asyncio.Event, port: int) -> None:
+    from qhana.db import create_engine
+    from qhana.metrics import Metrics, serve_metrics
+    from qhana.recorder import run_recorder
+
+    metrics = Metrics()
+    engine = create_engine(settings.database_url)
+    try:
+        async with serve_metrics(metrics, settings.http_host, port) as bound:
+            print(f"recorder metrics: http://{settings.http_host}:{bound}/metrics", flush=True)
+            await run_recorder(settings, engine, stop, metrics=metrics)
+    finally:
+        await engine.dispose()
 
 
 async def _rebuild_projection(settings: Settings) -> None:
@@ -165,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
     recorder = sub.add_parser("recorder", help="project task events into SQL")
     recorder.add_argument(
         "--rebuild", action="store_true", help="first empty the task tables, replay all events"
+    )
+    recorder.add_argument(
+        "--metrics-port", type=int, default=None, help="serve /metrics (or QHANA_METRICS_PORT)"
     )
     recorder.set_defaults(run=_recorder)
 

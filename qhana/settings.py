@@ -171,6 +171,9 @@ class Settings(BaseSettings):
         default="604800",
         validation_alias=AliasChoices("QHANA_PLUGIN_PURGE_AFTER", "PLUGIN_PURGE_AFTER"),
     )
+    metrics_port: int | None = Field(
+        default=None, ge=0, validation_alias=AliasChoices("QHANA_METRICS_PORT")
+    )  # standalone recorder: serve its /metrics here (the edge serves /metrics itself)
     log_format: str = Field(default="auto", validation_alias=AliasChoices("QHANA_LOG_FORMAT"))
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("QHANA_LOG_LEVEL", "DEFAULT_LOG_LEVEL")

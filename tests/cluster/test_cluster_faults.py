@@ -22,8 +22,13 @@ from qhana.wire import TaskStatus
 FULL = os.environ.get("QHANA_FAULTS_FULL") == "1"
 
 
-async def _run(tmp_path: Path, count: int, timeout_s: float) -> dict[str, int]:
-    settings = Settings.model_validate({"heartbeat_interval_s": 0.5})
+async def _run(
+    tmp_path: Path, count: int, timeout_s: float, database_url: str | None = None
+) -> dict[str, int]:
+    values: dict[str, object] = {"heartbeat_interval_s": 0.5}
+    if database_url:
+        values["database_url"] = database_url
+    settings = Settings.model_validate(values)
     async with cluster_stack(tmp_path / "data", settings) as stack:
         ids, victim = await _submit_with_kill(stack, count)
         finished = await stack.wait_all_finished(ids, timeout_s)
@@ -45,7 +50,8 @@ async def _run(tmp_path: Path, count: int, timeout_s: float) -> dict[str, int]:
         "missing_output": sum(1 for i in ids if outputs.get(i, 0) == 0),
         "extra_tasks": len(status) - len(ids),
     }
-    print(f"\ncluster fault run: killed {victim}; {figures}", file=sys.stderr)
+    lane = "postgres" if database_url else "sqlite"
+    print(f"\ncluster fault run ({lane}): killed {victim}; {figures}", file=sys.stderr)
     for task_id, reason in list(audit["failures"].items())[:5]:  # type: ignore[attr-defined]
         print(f"  task {task_id} failed: {reason}", file=sys.stderr)
     extra = set(status) - set(ids)
@@ -92,5 +98,6 @@ async def test_cluster_node_killed_short(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(480)
 @pytest.mark.skipif(not FULL, reason="long fault run: set QHANA_FAULTS_FULL=1 (just test-faults)")
-async def test_cluster_node_killed_1000_tasks(tmp_path: Path) -> None:
-    _assert_clean(await _run(tmp_path, 1000, timeout_s=300))
+async def test_cluster_node_killed_1000_tasks(tmp_path: Path, database_url: str | None) -> None:
+    """Both SQL lanes (the ``database_url`` fixture): SQLite and PostgreSQL."""
+    _assert_clean(await _run(tmp_path, 1000, timeout_s=300, database_url=database_url))

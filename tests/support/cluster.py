@@ -180,7 +180,8 @@ async def cluster_stack(data_dir: Path, settings: Settings) -> AsyncIterator[Clu
     engine = create_engine(f"sqlite+aiosqlite:///{(data_dir / 'qhana.db').resolve()}")
     if "database_url" in settings.model_fields_set:
         engine = create_engine(settings.database_url)
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    # longer than the edge's own bounded publish retries (2 x 20 s), so every POST gets an answer
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
     try:
         yield ClusterStack(ready.result(), started.result(), engine, http)
     finally:
