@@ -70,7 +70,7 @@ async def list_env(request: web.Request) -> web.Response:
 @api_handler
 async def upsert_env(request: web.Request) -> web.Response:
     api = Api(request)
-    body = await body_fields(request, BODY)
+    body = await body_fields(request, BODY, {"name": 255})
     async with request.app[ENGINE].begin() as conn:
         row = await store.put_env(conn, body["name"], body["value"])
     return ok(changed_response(env_item(api, row), env_collection_link(api)))
@@ -91,7 +91,7 @@ async def get_env(request: web.Request) -> web.Response:
 @api_handler
 async def put_env(request: web.Request) -> web.Response:
     api = Api(request)
-    body = await body_fields(request, BODY)
+    body = await body_fields(request, BODY, {"name": 255})
     name = request.match_info["name"]
     if body["name"] != name:
         raise ApiError(400, "The name of an env entry cannot be changed!")

@@ -11,7 +11,7 @@ from multidict import MultiMapping
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from qhana.edge.registry_api.errors import ApiError, unprocessable
+from qhana.edge.registry_api.errors import MAX_ID, ApiError, unprocessable
 from qhana.edge.registry_api.plugin_view import PluginView
 from qhana.edge.registry_api.tab_filter import matches
 
@@ -56,11 +56,12 @@ def version_key(version: str) -> tuple[int, Version | str]:
 
 
 def _int_param(query: MultiMapping[str], key: str) -> int | None:
+    """An integer query parameter, clamped to the SQL INTEGER range; 422 if not an integer."""
     raw = query.get(key)
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        return max(-MAX_ID, min(MAX_ID, int(raw)))
     except ValueError:
         raise unprocessable("query", {key: ["Not a valid integer."]}) from None
 

@@ -63,7 +63,7 @@ async def list_seeds(request: web.Request) -> web.Response:
 @api_handler
 async def create_seed(request: web.Request) -> web.Response:
     api = Api(request)
-    body = await body_fields(request, {"url": (str, True)})
+    body = await body_fields(request, {"url": (str, True)}, {"url": 1024})
     async with request.app[ENGINE].begin() as conn:
         row = await store.add_seed(conn, body["url"])
     if row is None:

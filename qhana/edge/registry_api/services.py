@@ -96,7 +96,7 @@ async def list_services(request: web.Request) -> web.Response:
 @api_handler
 async def create_service(request: web.Request) -> web.Response:
     api = Api(request)
-    values = _values(await body_fields(request, BODY))
+    values = _values(await body_fields(request, BODY, {"serviceId": 255, "name": 255}))
     async with request.app[ENGINE].begin() as conn:
         row = await store.add_service(conn, values)
     if row is None:
@@ -120,7 +120,7 @@ async def get_service(request: web.Request) -> web.Response:
 @api_handler
 async def put_service(request: web.Request) -> web.Response:
     api = Api(request)
-    values = _values(await body_fields(request, BODY))
+    values = _values(await body_fields(request, BODY, {"serviceId": 255, "name": 255}))
     if values["service_id"] != request.match_info["service_id"]:
         raise ApiError(400, "The service id cannot be changed!")
     async with request.app[ENGINE].begin() as conn:
