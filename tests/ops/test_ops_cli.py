@@ -38,7 +38,10 @@ async def _qhana(stack: Stack, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("database_url", [None])
-async def test_submit_and_watch_until_success(stack: Stack) -> None:
+async def test_submit_watch_plugins_runners(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One stack for the commands that succeed (each stack costs seconds)."""
     code, out, err = await _qhana(stack, "tasks", "submit", "hello-world", "inputStr=my input")
     assert code == 0, err
     task_line = out.strip().splitlines()[0]
@@ -52,9 +55,22 @@ async def test_submit_and_watch_until_success(stack: Stack) -> None:
     assert "result: 'my output'" in out
     assert "SUCCESS" in out
 
+    code, out, err = await _qhana(stack, "plugins", "ls")
+    assert code == 0, err
+    assert HELLO in out and "hello-world-multi-step@v0-2-1" in out
+
+    settings = stack.settings.model_copy(
+        update={"nats": stack.settings.nats.model_copy(update={"url": stack.nats_url})}
+    )
+    capsys.readouterr()
+    await _runners_ls(settings, argparse.Namespace(listen=0.6), asyncio.Event())
+    out = capsys.readouterr().out
+    [row] = [line for line in out.splitlines() if "alive" in line]
+    assert "default" in row and "announce" in row and "heartbeat" in row, out
+
 
 @pytest.mark.parametrize("database_url", [None])
-async def test_watch_exits_non_zero_on_failure(stack: Stack) -> None:
+async def test_failure_and_bad_input_exit_non_zero(stack: Stack) -> None:
     code, out, err = await _qhana(
         stack, "tasks", "submit", "--watch", "failing-demo@v0-1-0", "message=boom"
     )
@@ -62,29 +78,6 @@ async def test_watch_exits_non_zero_on_failure(stack: Stack) -> None:
     assert "about to fail on purpose" in out
     assert "FAILURE" in err and "boom" in err
 
-
-@pytest.mark.parametrize("database_url", [None])
-async def test_submit_bad_input_reports_the_http_error(stack: Stack) -> None:
     code, _, err = await _qhana(stack, "tasks", "submit", HELLO)
     assert code == 1
     assert "HTTP 422" in err and "inputStr" in err
-
-
-@pytest.mark.parametrize("database_url", [None])
-async def test_plugins_ls(stack: Stack) -> None:
-    code, out, err = await _qhana(stack, "plugins", "ls")
-    assert code == 0, err
-    assert HELLO in out and "hello-world-multi-step@v0-2-1" in out
-
-
-@pytest.mark.parametrize("database_url", [None])
-async def test_runners_ls_from_announces_and_heartbeats(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
-) -> None:
-    settings = stack.settings.model_copy(
-        update={"nats": stack.settings.nats.model_copy(update={"url": stack.nats_url})}
-    )
-    await _runners_ls(settings, argparse.Namespace(listen=0.6), asyncio.Event())
-    out = capsys.readouterr().out
-    [row] = [line for line in out.splitlines() if "alive" in line]
-    assert "default" in row and "announce" in row and "heartbeat" in row, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from structlog.testing import capture_logs
 from support.stack import Stack
 
@@ -9,6 +10,7 @@ HELLO = "hello-world@v0-2-1"
 MULTI = "hello-world-multi-step@v0-2-1"
 
 
+@pytest.mark.parametrize("database_url", [None])  # logging does not depend on the SQL lane
 async def test_task_lines_are_bound_to_task_plugin_attempt(stack: Stack) -> None:
     with capture_logs() as logs:
         hello = await stack.submit(HELLO, inputStr="input")
