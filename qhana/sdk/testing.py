@@ -26,7 +26,15 @@ from qhana.errors import Reject, Retry
 from qhana.sdk.plugin import AsyncHandler, Plugin, SyncHandler
 from qhana.sdk.urls import FetchedFile, guess_type, name_from_url, parse_data_url
 
-__all__ = ["OutputFile", "Result", "FakeUpload", "arun_plugin", "run_plugin"]
+__all__ = [
+    "FakeUpload",
+    "OutputFile",
+    "PeriodicResult",
+    "Result",
+    "arun_plugin",
+    "run_periodic",
+    "run_plugin",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +228,38 @@ def run_plugin(
 ) -> Result:
     """Blocking ``arun_plugin`` for plain test functions (not inside a running event loop)."""
     return asyncio.run(arun_plugin(plugin, inputs, files=files, urls=urls, step=step, state=state))
+
+
+@dataclass
+class PeriodicResult:
+    """What one run of a periodic job logged, and the error it raised (if any)."""
+
+    log: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+@dataclass
+class _PeriodicContext:
+    job: str
+    period: int
+    runner_id: str
+    lines: list[str]
+
+    def log(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def run_periodic(plugin: Plugin, job: str, *, period: int = 0) -> PeriodicResult:
+    """Run one periodic job of ``plugin`` once, as if this worker had claimed ``period``."""
+    found = next((p for p in plugin.periodic if p.name == job), None)
+    if found is None:
+        raise KeyError(f"plugin {plugin.name} has no periodic job {job!r}")
+    result = PeriodicResult()
+    ctx = _PeriodicContext(job, period, "test-runner", result.log)
+    try:
+        returned = found.handler(ctx)
+        if asyncio.iscoroutine(returned):
+            asyncio.run(returned)
+    except Exception as exc:
+        result.error = exc
+    return result

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from qhana.errors import Retry
-from qhana.sdk import Plugin, PluginInput, PluginType, TaskContext
+from qhana.sdk import Periodic, PeriodicContext, Plugin, PluginInput, PluginType, TaskContext
 from qhana.sdk.entities import load_entities
-from qhana.sdk.testing import FakeUpload, arun_plugin, run_plugin
+from qhana.sdk.testing import FakeUpload, arun_plugin, run_periodic, run_plugin
 from qhana.sdk.urls import parse_data_url
 from qhana.worker.loader import load_plugins
 
@@ -115,3 +115,24 @@ async def test_retry_is_reported() -> None:
 def test_data_urls(url: str, data: bytes, mime: str) -> None:
     fetched = parse_data_url(url)
     assert (fetched.data, fetched.content_type) == (data, mime)
+
+
+def test_run_periodic_job() -> None:
+    async def sweep(ctx: PeriodicContext) -> None:
+        ctx.log(f"swept period {ctx.period}")
+
+    def broken(ctx: PeriodicContext) -> None:
+        raise OSError("disk gone")
+
+    plugin = Plugin(
+        name="sweeper",
+        version="1.0",
+        title="s",
+        description="s",
+        type=PluginType.PROCESSING,
+        input_model=_Empty,
+        handler=_retrying,
+        periodic=(Periodic("sweep", 60, sweep), Periodic("broken", 60, broken)),
+    )
+    assert run_periodic(plugin, "sweep", period=7).log == ["swept period 7"]
+    assert isinstance(run_periodic(plugin, "broken").error, OSError)
