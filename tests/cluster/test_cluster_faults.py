@@ -33,6 +33,7 @@ async def _run(
         ids, victim = await _submit_with_kill(stack, count)
         finished = await stack.wait_all_finished(ids, timeout_s)
         audit = await stack.audit()
+        await _still_serving(stack, victim)
         outputs_seen: dict[int, int] = audit["outputs"]  # type: ignore[assignment]
         for task_id in [i for i in ids if outputs_seen.get(i, 0) != 1][:3]:
             trail = await stack.event_trail(task_id)
@@ -80,6 +81,16 @@ async def _submit_with_kill(stack: ClusterStack, count: int) -> tuple[list[int],
     await asyncio.gather(*(_one(t) for t in texts))
     assert killed.is_set()
     return ids, victim
+
+
+async def _still_serving(stack: ClusterStack, victim: str) -> None:
+    """The roles reconnected to the surviving nodes: ready, and a new task runs end to end."""
+    assert victim not in stack.cluster.alive()
+    async with stack.http.get(f"{stack.base}readyz") as resp:
+        body = await resp.json()
+        assert resp.status == 200 and body["nats"] == "ok", body
+    after = await stack.submit("input after the failover")
+    assert await stack.wait_all_finished([after], 30) == 1
 
 
 def _assert_clean(figures: dict[str, int]) -> None:
