@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,3 +46,16 @@ def test_entry_point_plugins_are_loaded(tmp_path: Path) -> None:
     [error] = [e for e in loaded.errors if e.source == "entry point broken"]
     assert error.error == "ModuleNotFoundError: No module named 'not_installed_anywhere'"
     assert "Traceback" in error.traceback
+
+
+def test_platform_never_imports_the_ml_stack() -> None:
+    """numpy / scikit-learn / matplotlib are the plugins' business, not the platform's."""
+    code = (
+        "import sys, qhana.cli, qhana.roles, qhana.worker.service, qhana.sdk.testing, "
+        "qhana.sdk.entities, qhana.plugintools; "
+        "print(sorted(m for m in ('numpy', 'sklearn', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
