@@ -114,6 +114,41 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("QHANA_MAX_BODY_BYTES")
     )
+    # --- reliability and security (README "Reliability and security", docs/security.md) ---
+    max_upload_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1, validation_alias=AliasChoices("QHANA_MAX_UPLOAD_BYTES")
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("QHANA_JWT_SECRET", "JWT_SECRET_KEY")
+    )
+    jwt_public_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("QHANA_JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY")
+    )
+    jwt_algorithms: str = Field(
+        default="HS256", validation_alias=AliasChoices("QHANA_JWT_ALGORITHMS")
+    )
+    jwt_audience: str | None = Field(
+        default=None, validation_alias=AliasChoices("QHANA_JWT_AUDIENCE")
+    )
+    jwt_issuer: str | None = Field(default=None, validation_alias=AliasChoices("QHANA_JWT_ISSUER"))
+    require_auth_for_writes: bool = Field(
+        default=False, validation_alias=AliasChoices("QHANA_REQUIRE_AUTH_FOR_WRITES")
+    )
+    input_url_schemes: str = Field(
+        default="http,https,data", validation_alias=AliasChoices("QHANA_INPUT_URL_SCHEMES")
+    )
+    input_allow_hosts: str = Field(
+        default="", validation_alias=AliasChoices("QHANA_INPUT_ALLOW_HOSTS")
+    )
+    input_deny_hosts: str = Field(
+        default="", validation_alias=AliasChoices("QHANA_INPUT_DENY_HOSTS")
+    )
+    input_max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1, validation_alias=AliasChoices("QHANA_INPUT_MAX_BYTES")
+    )
+    input_timeout_s: float = Field(
+        default=60.0, gt=0, validation_alias=AliasChoices("QHANA_INPUT_TIMEOUT_S")
+    )
     reverse_proxy_count: int = Field(
         default=0,
         ge=0,

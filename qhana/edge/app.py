@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from qhana.bus import connect
 from qhana.db.engine import create_engine
 from qhana.edge import routes_files, routes_plugins, routes_root, routes_tasks
+from qhana.edge.auth import auth_middleware, setup_auth
 from qhana.edge.catalogue_cache import CatalogueCache
 from qhana.edge.keys import CATALOGUE, CLOSING, ENGINE, NATS, SETTINGS
+from qhana.edge.limits import limits_middleware
 from qhana.edge.metrics import setup_metrics
 from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
 from qhana.edge.openapi import setup_openapi
@@ -36,10 +38,17 @@ def create_app(
 ) -> web.Application:
     """Build the edge. Resources not handed in are opened in ``cleanup_ctx`` and closed there."""
     app = web.Application(
-        middlewares=[cors_middleware, errors_middleware, slash_middleware],
+        middlewares=[
+            cors_middleware,
+            errors_middleware,
+            limits_middleware,
+            auth_middleware,
+            slash_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    setup_auth(app, settings)  # optional JWT verification (qhana/edge/auth.py)
     app[CLOSING] = asyncio.Event()
 
     async def _closing(app: web.Application) -> None:

@@ -9,6 +9,8 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from nats.js.object_store import ObjectStore
 
+from qhana.edge.keys import SETTINGS
+from qhana.edge.limits import read_part_capped
 from qhana.edge.validation import FormValues
 from qhana.wire import FileRef
 
@@ -47,7 +49,8 @@ async def _read_form(
                 continue
             if part.filename is not None:
                 if part.name in upload_keys and store is not None and part.filename:
-                    data = await part.read()
+                    limit = request.app[SETTINGS].max_upload_bytes
+                    data = await read_part_capped(part, limit)  # 413 over the limit
                     name = secure_filename(part.filename)
                     object_name = f"uploads/{uuid.uuid4().hex}/{name}"
                     await store.put(object_name, bytes(data))
