@@ -8,7 +8,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from qhana.edge.keys import SETTINGS
 from qhana.edge.responses import error_response
+from qhana.edge.urls import path_prefix
 from qhana.errors import BusUnavailable
 from qhana.logging import get_logger
 
@@ -70,7 +72,8 @@ async def slash_middleware(request: web.Request, handler: Handler) -> web.Stream
             request.clone(rel_url=request.rel_url.with_path(request.path + "/"))
         )
         if match.http_exception is None:
-            location = request.rel_url.with_path(request.path + "/", keep_query=True)
+            prefix = path_prefix(request, request.app[SETTINGS])  # behind a path proxy
+            location = request.rel_url.with_path(prefix + request.path + "/", keep_query=True)
             raise web.HTTPPermanentRedirect(str(location))
     return await handler(request)
 

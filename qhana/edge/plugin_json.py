@@ -43,7 +43,8 @@ def _data(spec: DataSpec, *, output: bool) -> dict[str, Any]:
     return out
 
 
-def metadata_document(entry: CatalogueEntry) -> dict[str, Any]:
+def metadata_document(entry: CatalogueEntry, prefix: str = "") -> dict[str, Any]:
+    """Upstream's metadata; hrefs root-relative (``prefix``: the path behind a proxy)."""
     info = entry.info
     return {
         "title": info.title,
@@ -54,8 +55,8 @@ def metadata_document(entry: CatalogueEntry) -> dict[str, Any]:
         "tags": list(info.tags),
         "links": [{"type": link.type, "href": link.href} for link in info.links],
         "entryPoint": {
-            "href": process_path(info),
-            "uiHref": ui_path(info),
+            "href": prefix + process_path(info),
+            "uiHref": prefix + ui_path(info),
             "pluginDependencies": [
                 d.model_dump(exclude_none=True, mode="json") for d in info.plugin_dependencies
             ],

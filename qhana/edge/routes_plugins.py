@@ -24,7 +24,7 @@ from qhana.edge.plugin_json import list_entry, metadata_document, process_path, 
 from qhana.edge.responses import error_response, json_response, validation_error
 from qhana.edge.submit import submit_step, submit_task
 from qhana.edge.task_json import step_paths
-from qhana.edge.urls import base_url
+from qhana.edge.urls import base_url, path_prefix
 from qhana.edge.validation import FormValues, validate_form
 from qhana.errors import StepNotOpen, TaskNotFound
 from qhana.wire import PluginInfo, StepSpec
@@ -74,13 +74,15 @@ async def _entry_or_404(request: web.Request) -> CatalogueEntry:
 async def plugin_root(request: web.Request) -> web.Response:
     segment = request.match_info["plugin"]
     if "@" in segment:
-        return json_response(metadata_document(await _entry_or_404(request)))
+        prefix = path_prefix(request, request.app[SETTINGS])
+        return json_response(metadata_document(await _entry_or_404(request), prefix))
     candidates = [e for e in await request.app[CATALOGUE].entries() if e.info.name == segment]
     available = [e for e in candidates if e.available] or candidates
     if not available:
         return error_response(404, "No plugin registered with that name.")
     newest = max(available, key=lambda e: _version_key(e.info.version))
-    raise web.HTTPFound(f"/plugins/{newest.info.identifier}/")
+    prefix = path_prefix(request, request.app[SETTINGS])
+    raise web.HTTPFound(f"{prefix}/plugins/{newest.info.identifier}/")
 
 
 def _single_values(form: FormValues) -> dict[str, str]:
@@ -96,6 +98,7 @@ def _page(
     process_url: str,
     ui_url: str,
     valid: bool,
+    static_prefix: str = "/static",
 ) -> web.Response:
     page = FormPage(
         title=step.title if step else info.title,
@@ -107,6 +110,7 @@ def _page(
         help_text=step.help_text if step else info.help_text,
         examples=(step.examples if step else info.examples) or None,
         valid=valid,
+        static_prefix=static_prefix,
     )
     return web.Response(text=render_form_page(page), content_type="text/html", charset="utf-8")
 
@@ -130,6 +134,7 @@ async def _render_ui(
     schema = step.input_schema if step else info.input_schema
     _, errors = validate_form(schema, form)
     values = {**prefill, **_single_values(form)}
+    prefix = path_prefix(request, request.app[SETTINGS])  # behind a proxy that strips it
     if request.method == "GET":
         # upstream validates GET partially: only the keys that were given
         errors = {k: v for k, v in errors.items() if k in form}
@@ -138,9 +143,10 @@ async def _render_ui(
         step,
         values=values,
         errors=errors,
-        process_url=process_url,
-        ui_url=ui_url,
+        process_url=prefix + process_url,
+        ui_url=prefix + ui_url,
         valid=request.method == "POST" and not errors,
+        static_prefix=prefix + "/static",
     )
 
 
@@ -170,7 +176,8 @@ async def plugin_process(request: web.Request) -> web.Response:
     if errors:
         return validation_error("form", errors)
     task_id = await submit_task(nc, request.app[ENGINE], info, params, files)
-    raise web.HTTPSeeOther(f"/tasks/{task_id}/")
+    prefix = path_prefix(request, request.app[SETTINGS])
+    raise web.HTTPSeeOther(f"{prefix}/tasks/{task_id}/")
 
 
 async def _step_context(request: web.Request) -> tuple[PluginInfo, StepSpec, int, str]:
@@ -211,4 +218,5 @@ async def plugin_step(request: web.Request) -> web.Response:
         return error_response(404, "Task not found.")
     except StepNotOpen:
         return error_response(409, f"Step {step.step_id!r} of this task is not open.")
-    raise web.HTTPSeeOther(f"/tasks/{task_id}/")
+    prefix = path_prefix(request, request.app[SETTINGS])
+    raise web.HTTPSeeOther(f"{prefix}/tasks/{task_id}/")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 
 from qhana.settings import Settings
 
-__all__ = ["base_url", "external"]
+__all__ = ["base_url", "external", "path_prefix"]
 
 
 def _forwarded(request: web.Request, name: str, hops: int) -> str | None:
@@ -38,3 +40,13 @@ def base_url(request: web.Request, settings: Settings) -> str:
 
 def external(request: web.Request, settings: Settings, path: str) -> str:
     return base_url(request, settings) + path
+
+
+def path_prefix(request: web.Request, settings: Settings) -> str:
+    """The path the edge is mounted under (no trailing slash): for root-relative URLs."""
+    if settings.public_url:
+        return urlsplit(settings.public_url).path.rstrip("/")
+    hops = settings.reverse_proxy_count
+    if hops > 0:
+        return (_forwarded(request, "X-Forwarded-Prefix", hops) or "").rstrip("/")
+    return ""

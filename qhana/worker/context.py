@@ -16,6 +16,7 @@ from nats.js.object_store import ObjectStore
 from qhana.bus.publish import publish_event
 from qhana.sdk.context import UploadedFile
 from qhana.sdk.urls import FetchedFile
+from qhana.urlmap import UrlRewriter
 from qhana.wire import FileRef, LogLine, Output, Progress, TaskEvent
 from qhana.worker.inputs import OwnFiles, fetch_url
 
@@ -62,7 +63,9 @@ class WorkerContext:
         attempt: int,
         state: dict[str, Any],
         uploads: Mapping[str, UploadedFile],
+        rewrite: UrlRewriter | None = None,
     ) -> None:
+        self._rewrite = rewrite
         self._js = js
         self._files = files
         self._task_id = task_id
@@ -137,7 +140,7 @@ class WorkerContext:
         return (await self.fetch_url(url)).data
 
     async def fetch_url(self, url: str) -> FetchedFile:
-        return await fetch_url(url, OwnFiles(self._js, self._files))
+        return await fetch_url(url, OwnFiles(self._js, self._files), rewrite=self._rewrite)
 
     def request_step(
         self,

@@ -22,6 +22,7 @@ from qhana.bus import subjects
 from qhana.errors import Reject
 from qhana.logging import get_logger
 from qhana.sdk.urls import FetchedFile, guess_type, name_from_url, parse_data_url
+from qhana.urlmap import UrlRewriter
 from qhana.wire import Output, parse_event
 
 __all__ = ["OwnFiles", "fetch_url", "read_data_url", "read_url"]
@@ -82,9 +83,16 @@ async def _http_get(url: str, timeout_s: float) -> FetchedFile:
         return FetchedFile(data=body, name=name, content_type=content_type)
 
 
-async def fetch_url(url: str, own: OwnFiles | None = None, timeout_s: float = 60.0) -> FetchedFile:
+async def fetch_url(
+    url: str,
+    own: OwnFiles | None = None,
+    timeout_s: float = 60.0,
+    rewrite: UrlRewriter | None = None,
+) -> FetchedFile:
     if url.startswith("data:"):
         return parse_data_url(url)
+    if rewrite:  # URL_MAP_FROM_LOCALHOST: e.g. localhost -> a host reachable from here
+        url = rewrite(url)
     if not url.startswith(("http://", "https://")):
         raise Reject(f"unsupported URL scheme: {url.split(':', 1)[0]!r}")
     if own is not None and (found := await own.get(url)) is not None:

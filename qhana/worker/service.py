@@ -11,6 +11,7 @@ from pathlib import Path
 from qhana.bus import apply_queue_consumer, connect, subjects
 from qhana.logging import get_logger
 from qhana.settings import Settings
+from qhana.urlmap import UrlRewriter
 from qhana.worker.git_plugins import sync_git_plugins
 from qhana.worker.loader import LoadedPlugins, default_plugin_dir, load_plugins
 from qhana.worker.micro import start_micro, stop_micro
@@ -59,6 +60,7 @@ async def run_worker(
             pool=pool,
             state=await js.key_value(subjects.STATE_BUCKET),
             files=await js.object_store(subjects.FILES_BUCKET),
+            rewrite=UrlRewriter.parse(settings.url_map_from_localhost),
         )
         presence = Presence(
             nc,
