@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -37,26 +38,42 @@ async def _postgres_reachable() -> str | None:
     return None
 
 
-async def _reset_postgres() -> None:
+async def _schema_sql(statement: str) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(PG_DSN)
     try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+        await conn.execute(statement)
     finally:
         await conn.close()
 
 
+async def fresh_postgres_url() -> str:
+    """A URL whose tables live in a new, empty schema: runs sharing the server never collide."""
+    schema = "qhana_t_" + uuid.uuid4().hex[:12]
+    await _schema_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{separator}search_path={schema}"
+
+
+async def drop_postgres_schema(url: str) -> None:
+    schema = url.rsplit("search_path=", 1)[-1]
+    await _schema_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest) -> str | None:
-    """None = the SQLite file under the data dir (as `qhana up` does); else a PostgreSQL URL."""
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    """None = the SQLite file under the data dir (as `qhana up` does); else a PostgreSQL URL
+    of a schema of its own (dropped afterwards)."""
     if request.param == "sqlite":
-        return None
+        yield None
+        return
     reason = await _postgres_reachable()
     if reason:
         pytest.skip(reason)
-    await _reset_postgres()
-    return PG_URL
+    url = await fresh_postgres_url()
+    yield url
+    await drop_postgres_schema(url)
 
 
 StackFactory = Callable[..., Awaitable[Stack]]

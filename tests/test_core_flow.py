@@ -149,6 +149,7 @@ async def test_restart_keeps_tasks_and_files(stack_factory: StackFactory) -> Non
 async def test_worker_sigkill_mid_task_redelivers_once(stack: Stack, tmp_path: Path) -> None:
     env = {"QHANA_ACK_WAIT_S": "1.5", "QHANA_HEARTBEAT_INTERVAL_S": "0.2"}
     async with worker_process(stack.nats_url, "slow", FIXTURE_PLUGINS, **env) as first:
+        await stack.plugin_listed("slow-demo@v1-0-0")
         task_id = await stack.submit("slow-demo@v1-0-0", seconds="3", text="survived")
         started = await stack.wait_for(task_id, "progress")
         assert started["attempt"] == 1

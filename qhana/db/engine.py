@@ -31,7 +31,25 @@ def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        # One connection: SQLite has one writer at a time anyway, and writers of one process
+        # that queue on the pool wait FIFO instead of sleeping in SQLite's busy handler (which
+        # backs off up to 100 ms per try and starved submits into "database is locked").
+        engine = create_async_engine(
+            url, connect_args={"timeout": 10}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return _postgres_engine(url)
+
+
+def _postgres_engine(url: str) -> AsyncEngine:
+    """PostgreSQL; ``?search_path=<schema>`` in the URL keeps all tables in that schema."""
+    parsed = make_url(url)
+    connect_args: dict[str, Any] = {}
+    search_path = parsed.query.get("search_path")
+    if search_path:
+        parsed = parsed.difference_update_query(["search_path"])
+        connect_args["server_settings"] = {"search_path": str(search_path)}
+    return create_async_engine(
+        parsed, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args
+    )

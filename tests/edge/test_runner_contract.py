@@ -10,7 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import FIXTURE_PLUGINS, PG_URL, _postgres_reachable, _reset_postgres
+from conftest import (
+    FIXTURE_PLUGINS,
+    _postgres_reachable,
+    drop_postgres_schema,
+    fresh_postgres_url,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
@@ -39,13 +44,14 @@ async def edge(
         reason = await _postgres_reachable()
         if reason:
             pytest.skip(reason)
-        await _reset_postgres()
-        values["database_url"] = PG_URL
+        values["database_url"] = await fresh_postgres_url()
     stack = await start_stack(tmp_path_factory.mktemp("contract"), Settings.model_validate(values))
     try:
         yield stack
     finally:
         await stack.close()
+        if "database_url" in values:
+            await drop_postgres_schema(str(values["database_url"]))
 
 
 async def _call(

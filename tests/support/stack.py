@@ -68,6 +68,20 @@ class Stack:
         finally:
             await nc.close()
 
+    async def plugin_listed(self, identifier: str, timeout_s: float = 30) -> None:
+        """Wait until the registry lists the plugin (woken by ``qhana.registry.changed``)."""
+        nc = await nats.connect(self.nats_url)
+        try:
+            sub = await nc.subscribe(subjects.REGISTRY_CHANGED)
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    async with self.http.get(f"{self.base}plugins/{identifier}/") as resp:
+                        if resp.status == 200:
+                            return
+                    await sub.next_msg(timeout=timeout_s)
+        finally:
+            await nc.close()
+
     async def events(self, task_id: int) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """The task's events over SSE, from the start, until a terminal one."""
         async with self.http.get(f"{self.base}tasks/{task_id}/events") as resp:
