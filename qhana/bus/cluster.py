@@ -121,23 +121,51 @@ async def start_nats_cluster(
     """
     if not 1 <= size <= len(NODE_NAMES):
         raise ConfigError(f"cluster size must be 1..{len(NODE_NAMES)}")
+    for attempt in range(1, _START_ATTEMPTS + 1):
+        stack = contextlib.AsyncExitStack()
+        try:
+            cluster = await _start_nodes(stack, base_dir, size, host, name, ready_timeout_s)
+        except ConfigError as exc:  # e.g. a route port taken between choosing and binding it
+            await stack.aclose()
+            if attempt == _START_ATTEMPTS:
+                raise
+            log.warning("nats.cluster.retry", attempt=attempt, error=str(exc)[:200])
+            continue
+        async with stack:
+            log.info("nats.cluster.ready", cluster=name, url=cluster.url)
+            yield cluster
+        return
+
+
+_START_ATTEMPTS = 2
+
+
+async def _start_nodes(
+    stack: contextlib.AsyncExitStack,
+    base_dir: Path,
+    size: int,
+    host: str,
+    name: str,
+    ready_timeout_s: float,
+) -> NatsCluster:
     route_ports = free_ports(size, host)
-    async with contextlib.AsyncExitStack() as stack:
-        starts = [
-            stack.enter_async_context(
+    servers: list[EmbeddedNats] = []
+    for i in range(size):
+        node = f"node-{NODE_NAMES[i]}"
+        servers.append(
+            await stack.enter_async_context(
                 start_nats_server(
-                    base_dir / f"node-{NODE_NAMES[i]}",
+                    base_dir / node,
                     host=host,
-                    extra_args=_node_args(
-                        f"node-{NODE_NAMES[i]}", name, route_ports[i], route_ports, host
-                    ),
+                    extra_args=_node_args(node, name, route_ports[i], route_ports, host),
                     ready_timeout_s=ready_timeout_s,
                 )
             )
-            for i in range(size)
-        ]
-        servers = [await start for start in starts]
-        cluster = NatsCluster(name, {f"node-{NODE_NAMES[i]}": s for i, s in enumerate(servers)})
-        await wait_for_jetstream(cluster.urls, ready_timeout_s)
-        log.info("nats.cluster.ready", cluster=name, url=cluster.url)
-        yield cluster
+        )
+    cluster = NatsCluster(name, {f"node-{NODE_NAMES[i]}": s for i, s in enumerate(servers)})
+    await wait_for_jetstream(cluster.urls, ready_timeout_s)
+    dead = [n for n in cluster.nodes if n not in cluster.alive()]
+    if dead:  # e.g. its route port was taken: it served clients briefly, then exited
+        output = b"".join(cluster.nodes[dead[0]].output[-5:]).decode(errors="replace")
+        raise ConfigError(f"cluster node(s) {dead} exited during start:\n{output}")
+    return cluster
