@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from qhana.db.projector_batch import apply_batch
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
 from qhana.db.upsert import insert_ignore
 from qhana.wire import (
@@ -39,9 +40,12 @@ _COMMITTING = (StepRequested, Succeeded, Failed)
 
 
 async def apply_events(conn: AsyncConnection, events: Sequence[tuple[TaskEvent, int]]) -> None:
-    """Apply ``(event, stream_seq)`` pairs in order, inside the caller's transaction."""
-    for event, seq in events:
-        await apply_event(conn, event, seq)
+    """Apply ``(event, stream_seq)`` pairs in order, inside the caller's transaction.
+
+    Batched (``projector_batch``): the same rows as ``apply_event`` one by one, in a few
+    ``executemany`` statements per batch; ordering-sensitive events still go through
+    ``apply_event``."""
+    await apply_batch(conn, events, apply_event)
 
 
 async def apply_event(conn: AsyncConnection, event: TaskEvent, seq: int) -> None:

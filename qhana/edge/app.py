@@ -15,7 +15,8 @@ from qhana.db.engine import create_engine
 from qhana.edge import routes_files, routes_plugins, routes_root, routes_tasks
 from qhana.edge.auth import auth_middleware, setup_auth
 from qhana.edge.catalogue_cache import CatalogueCache
-from qhana.edge.keys import CATALOGUE, CLOSING, ENGINE, NATS, SETTINGS
+from qhana.edge.group_commit import GroupCommit
+from qhana.edge.keys import CATALOGUE, CLOSING, COMMITS, ENGINE, NATS, SETTINGS
 from qhana.edge.limits import limits_middleware
 from qhana.edge.metrics import setup_metrics
 from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
@@ -62,6 +63,7 @@ def create_app(
         app[NATS] = nc or await connect(settings.nats, "qhana-edge")
         app[ENGINE] = engine or create_engine(settings.database_url)
         app[CATALOGUE] = CatalogueCache(app[ENGINE])
+        app[COMMITS] = GroupCommit(app[ENGINE])
         try:
             yield
         finally:

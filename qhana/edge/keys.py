@@ -9,14 +9,16 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qhana.edge.catalogue_cache import CatalogueCache
+from qhana.edge.group_commit import GroupCommit
 from qhana.metrics import Metrics
 from qhana.settings import Settings
 
-__all__ = ["CATALOGUE", "CLOSING", "ENGINE", "METRICS", "NATS", "SETTINGS"]
+__all__ = ["CATALOGUE", "CLOSING", "COMMITS", "ENGINE", "METRICS", "NATS", "SETTINGS"]
 
 SETTINGS = web.AppKey("settings", Settings)
 NATS = web.AppKey("nats", Client)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CATALOGUE = web.AppKey("catalogue", CatalogueCache)
+COMMITS = web.AppKey("commits", GroupCommit)
 CLOSING = web.AppKey("closing", asyncio.Event)
 METRICS = web.AppKey("metrics", Metrics)

@@ -19,7 +19,7 @@ from qhana.edge.api_schemas import (
 from qhana.edge.forms import FormPage, render_form_page
 from qhana.edge.forms_io import read_form
 from qhana.edge.ids import path_id
-from qhana.edge.keys import CATALOGUE, ENGINE, NATS, SETTINGS
+from qhana.edge.keys import CATALOGUE, COMMITS, ENGINE, NATS, SETTINGS
 from qhana.edge.plugin_json import list_entry, metadata_document, process_path, ui_path
 from qhana.edge.responses import error_response, json_response, validation_error
 from qhana.edge.submit import submit_step, submit_task
@@ -175,7 +175,7 @@ async def plugin_process(request: web.Request) -> web.Response:
     params, errors = validate_form(info.input_schema, form)
     if errors:
         return validation_error("form", errors)
-    task_id = await submit_task(nc, request.app[ENGINE], info, params, files)
+    task_id = await submit_task(nc, request.app[COMMITS], info, params, files)
     prefix = path_prefix(request, request.app[SETTINGS])
     raise web.HTTPSeeOther(f"{prefix}/tasks/{task_id}/")
 
@@ -213,7 +213,8 @@ async def plugin_step(request: web.Request) -> web.Response:
     if errors:
         return validation_error("form", errors)
     try:
-        await submit_step(request.app[NATS], engine, info, task_id, step.step_id, params)
+        commits = request.app[COMMITS]
+        await submit_step(request.app[NATS], commits, info, task_id, step.step_id, params)
     except TaskNotFound:
         return error_response(404, "Task not found.")
     except StepNotOpen:

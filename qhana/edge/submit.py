@@ -7,28 +7,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qhana.bus.connection import require_connected
 from qhana.bus.publish import publish_command, publish_event
-from qhana.db.projector import apply_event
 from qhana.db.task_views import load_task
+from qhana.edge.group_commit import GroupCommit
 from qhana.errors import StepNotOpen, TaskNotFound
 from qhana.wire import Accepted, FileRef, PluginInfo, StepSubmitted, TaskCommand, TaskEvent
 
 __all__ = ["submit_step", "submit_task"]
 
 
-async def _record(nc: Client, engine: AsyncEngine, event: TaskEvent) -> None:
-    """Publish the event and project it at once, so the next GET already sees it."""
+async def _record(nc: Client, commits: GroupCommit, event: TaskEvent) -> None:
+    """Publish the event and project it at once (group commit), so the next GET sees it."""
     seq = await publish_event(nc.jetstream(), event)
-    async with engine.begin() as conn:
-        await apply_event(conn, event, seq)
+    await commits.apply(event, seq)
 
 
 async def submit_task(
     nc: Client,
-    engine: AsyncEngine,
+    commits: GroupCommit,
     plugin: PluginInfo,
     params: dict[str, Any],
     files: dict[str, FileRef],
@@ -46,7 +44,7 @@ async def submit_task(
     task_id = await publish_command(nc.jetstream(), plugin.queue, command)
     await _record(
         nc,
-        engine,
+        commits,
         Accepted(
             task_id=task_id,
             at=now,
@@ -63,7 +61,7 @@ async def submit_task(
 
 async def submit_step(
     nc: Client,
-    engine: AsyncEngine,
+    commits: GroupCommit,
     plugin: PluginInfo,
     task_id: int,
     step_id: str,
@@ -71,7 +69,7 @@ async def submit_step(
 ) -> None:
     """Publish the command of an open step and clear the step (409 if it is not open)."""
     require_connected(nc)
-    async with engine.connect() as conn:
+    async with commits.engine.connect() as conn:
         task = await load_task(conn, task_id)
     if task is None or task.plugin != plugin.identifier:
         raise TaskNotFound(task_id)
@@ -91,7 +89,7 @@ async def submit_step(
     cmd_seq = await publish_command(nc.jetstream(), plugin.queue, command)
     await _record(
         nc,
-        engine,
+        commits,
         StepSubmitted(
             task_id=task_id,
             at=now,

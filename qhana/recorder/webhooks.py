@@ -91,6 +91,12 @@ async def _projected(conn: AsyncConnection, event: TaskEvent, seq: int) -> bool:
     return True  # step-submitted is projected by the edge before it answers
 
 
+def _task_of(msg: Msg) -> int | None:
+    """The task id of an event message (its subject is ``qhana.events.task.<id>``)."""
+    tail = msg.subject.rpartition(".")[2]
+    return int(tail) if tail.isdigit() else None
+
+
 class WebhookDispatcher:
     def __init__(
         self,
@@ -144,9 +150,15 @@ class WebhookDispatcher:
                     await sub.unsubscribe()
 
     async def _handle_batch(self, msgs: list[Msg], poster: Poster) -> None:
-        """Tasks in parallel; the events of one task in order."""
+        """Tasks in parallel; the events of one task in order. Events of tasks without any
+        subscription are acked at once: one query per batch instead of two per event."""
+        watched = await self._watched(msgs)
         by_task: dict[str, list[Msg]] = {}
         for msg in msgs:
+            if watched is not None and _task_of(msg) not in watched:
+                with contextlib.suppress(Exception):
+                    await msg.ack()
+                continue
             by_task.setdefault(msg.subject, []).append(msg)
 
         async def _in_order(group: list[Msg]) -> None:
@@ -154,6 +166,21 @@ class WebhookDispatcher:
                 await self._handle(msg, poster)
 
         await asyncio.gather(*(_in_order(group) for group in by_task.values()))
+
+    async def _watched(self, msgs: list[Msg]) -> set[int] | None:
+        """Task ids of the batch with at least one subscription (None: ask per event)."""
+        ids = {task_id for msg in msgs if (task_id := _task_of(msg)) is not None}
+        if not ids:
+            return None
+        try:
+            async with self._engine.connect() as conn:
+                rows = await conn.execute(
+                    select(webhooks.c.task_id).where(webhooks.c.task_id.in_(ids)).distinct()
+                )
+                return {int(row.task_id) for row in rows}
+        except Exception as exc:
+            log.warning("webhooks.db_failed", error=str(exc))
+            return None
 
     async def _handle(self, msg: Msg, poster: Poster) -> None:
         try:
