@@ -55,6 +55,12 @@ async def test_submit_watch_plugins_runners(
     assert "result: 'my output'" in out
     assert "SUCCESS" in out
 
+    code, out, err = await _qhana(
+        stack, "tasks", "submit", "--watch", "hello-world-multi-step", "inputStr=x"
+    )
+    assert code == 0, err
+    assert "waiting for input: step 'demo-step'" in out, out
+
     code, out, err = await _qhana(stack, "plugins", "ls")
     assert code == 0, err
     assert HELLO in out and "hello-world-multi-step@v0-2-1" in out
