@@ -86,6 +86,10 @@ def _up_settings(
     }
     if "database_url" not in settings.model_fields_set:
         update["database_url"] = f"sqlite+aiosqlite:///{(data_dir / 'qhana.db').resolve()}"
+    if "input_allow_hosts" not in settings.model_fields_set:
+        # the laptop all-in-one: plugins may read inputs from this machine (a local QHAna
+        # backend); a standalone `qhana worker` refuses internal addresses unless configured
+        update["input_allow_hosts"] = "localhost,127.0.0.0/8,::1"
     return settings.model_copy(update=update)
 
 

@@ -21,6 +21,7 @@ from qhana.sdk.urls import FetchedFile
 from qhana.urlmap import UrlRewriter
 from qhana.wire import FileRef, LogLine, Output, Progress, TaskEvent
 from qhana.worker.inputs import OwnFiles, fetch_url
+from qhana.worker.url_policy import UrlPolicy
 
 __all__ = ["RequestedStep", "StoredUpload", "WorkerContext"]
 
@@ -66,8 +67,10 @@ class WorkerContext:
         state: dict[str, Any],
         uploads: Mapping[str, UploadedFile],
         rewrite: UrlRewriter | None = None,
+        policy: UrlPolicy | None = None,
     ) -> None:
         self._rewrite = rewrite
+        self._policy = policy
         self._js = js
         self._files = files
         self._task_id = task_id
@@ -143,7 +146,9 @@ class WorkerContext:
         return (await self.fetch_url(url)).data
 
     async def fetch_url(self, url: str) -> FetchedFile:
-        return await fetch_url(url, OwnFiles(self._js, self._files), rewrite=self._rewrite)
+        return await fetch_url(
+            url, OwnFiles(self._js, self._files), rewrite=self._rewrite, policy=self._policy
+        )
 
     def request_step(
         self,

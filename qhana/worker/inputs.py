@@ -24,6 +24,7 @@ from qhana.logging import get_logger
 from qhana.sdk.urls import FetchedFile, guess_type, name_from_url, parse_data_url
 from qhana.urlmap import UrlRewriter
 from qhana.wire import Output, parse_event
+from qhana.worker.url_policy import UrlPolicy, policy_get
 
 __all__ = ["OwnFiles", "fetch_url", "read_data_url", "read_url"]
 
@@ -83,12 +84,24 @@ async def _http_get(url: str, timeout_s: float) -> FetchedFile:
         return FetchedFile(data=body, name=name, content_type=content_type)
 
 
+async def _policy_http_get(url: str, policy: UrlPolicy) -> FetchedFile:
+    final, body, headers = await policy_get(url, policy)
+    name = name_from_url(final, headers.get("Content-Disposition"))
+    content_type = headers.get("Content-Type", "").split(";")[0] or guess_type(name)
+    return FetchedFile(data=body, name=name, content_type=content_type)
+
+
 async def fetch_url(
     url: str,
     own: OwnFiles | None = None,
     timeout_s: float = 60.0,
     rewrite: UrlRewriter | None = None,
+    policy: UrlPolicy | None = None,
 ) -> FetchedFile:
+    """Read an input URL; with a ``policy`` (every worker has one) schemes, hosts, size and
+    time are limited as ``qhana/worker/url_policy.py`` describes."""
+    if policy is not None:
+        policy.check_scheme(url)
     if url.startswith("data:"):
         return parse_data_url(url)
     if rewrite:  # URL_MAP_FROM_LOCALHOST: e.g. localhost -> a host reachable from here
@@ -96,7 +109,9 @@ async def fetch_url(
     if not url.startswith(("http://", "https://")):
         raise Reject(f"unsupported URL scheme: {url.split(':', 1)[0]!r}")
     if own is not None and (found := await own.get(url)) is not None:
-        return found
+        return found  # our own files: read from JetStream, no request leaves the worker
+    if policy is not None:
+        return await _policy_http_get(url, policy)
     return await _http_get(url, timeout_s)
 
 

@@ -27,6 +27,7 @@ from qhana.wire import Failed, Progress, Started, StepRequested, Succeeded, Task
 from qhana.worker.context import StoredUpload, WorkerContext
 from qhana.worker.execute import HandlerResult, run_handler
 from qhana.worker.outcome import Done, Failure, Outcome, Redeliver, settle_message
+from qhana.worker.url_policy import UrlPolicy
 
 __all__ = ["TaskLoop"]
 
@@ -49,8 +50,10 @@ class TaskLoop:
         state: KeyValue,
         files: ObjectStore,
         rewrite: UrlRewriter | None = None,
+        url_policy: UrlPolicy | None = None,
     ) -> None:
         self._rewrite = rewrite
+        self._url_policy = url_policy
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
         self._queue = queue
@@ -163,6 +166,7 @@ class TaskLoop:
             state={},
             uploads={k: StoredUpload(v, self._files) for k, v in cmd.files.items()},
             rewrite=self._rewrite,
+            policy=self._url_policy,
         )
         self._running[task_id] = ctx
         ticker = asyncio.create_task(self._keep_alive(msg))

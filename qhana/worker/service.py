@@ -18,6 +18,7 @@ from qhana.worker.micro import start_micro, stop_micro
 from qhana.worker.periodic import start_periodic
 from qhana.worker.presence import Presence
 from qhana.worker.runner import TaskLoop
+from qhana.worker.url_policy import UrlPolicy
 
 __all__ = ["discover_plugins", "run_worker"]
 
@@ -61,6 +62,7 @@ async def run_worker(
             state=await js.key_value(subjects.STATE_BUCKET),
             files=await js.object_store(subjects.FILES_BUCKET),
             rewrite=UrlRewriter.parse(settings.url_map_from_localhost),
+            url_policy=UrlPolicy.from_settings(settings),
         )
         presence = Presence(
             nc,
