@@ -5,23 +5,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from qhana.sdk import SyncTaskContext
 from qhana.sdk.entities import load_entities
+
+if TYPE_CHECKING:  # numpy and matplotlib are imported on first use, not at worker start
+    import numpy as np
+    from numpy.typing import NDArray
 
 ENTITY_TYPES = ["text/csv", "application/json"]
 
 
 def read_matrix(ctx: SyncTaskContext, url: str) -> tuple[list[str], list[str], NDArray[np.float64]]:
     """Entity ids, numeric attribute names and the matrix (rows = entities)."""
+    import numpy as np
+
     fetched = ctx.fetch_url(url)
     entities = load_entities(fetched.data, fetched.content_type)
     columns = entities.numeric_columns()
@@ -43,6 +42,12 @@ def scatter(
     points: NDArray[np.float64], colors: Sequence[int] | None, title: str, fmt: str
 ) -> bytes:
     """A 2-D scatter plot (the second axis is 0 for 1-D data) as PNG or SVG bytes."""
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     ys = points[:, 1] if points.shape[1] > 1 else np.zeros(len(points))
     fig, ax = plt.subplots(figsize=(5, 4), dpi=80)
     try:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sklearn.cluster import KMeans
-
 from qhana.sdk import DataSpec, Plugin, PluginInput, PluginType, SyncTaskContext, field
 
 from .common import ENTITY_TYPES, read_matrix, scatter, to_csv
@@ -24,6 +22,8 @@ class KMeansInput(PluginInput):
 
 
 def run(ctx: SyncTaskContext, params: KMeansInput) -> str:
+    from sklearn.cluster import KMeans  # heavy: imported on first use, not at worker start
+
     ids, _, matrix = read_matrix(ctx, params.entity_points_url)
     if params.clusters > len(ids):
         raise ValueError(f"{params.clusters} clusters for only {len(ids)} entities")

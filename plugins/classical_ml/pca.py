@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.decomposition import PCA
-
 from qhana.sdk import DataSpec, Plugin, PluginInput, PluginType, SyncTaskContext, field
 
 from .common import ENTITY_TYPES, read_matrix, scatter, to_csv
@@ -21,6 +19,8 @@ class PcaInput(PluginInput):
 
 
 def run(ctx: SyncTaskContext, params: PcaInput) -> str:
+    from sklearn.decomposition import PCA  # heavy: imported on first use, not at worker start
+
     ids, columns, matrix = read_matrix(ctx, params.entity_points_url)
     dims = min(params.dimensions, matrix.shape[0], matrix.shape[1])
     model = PCA(n_components=dims)
