@@ -1,0 +1,1 @@
+"""Tests of deploy/: image entrypoint, compose, Kubernetes manifests, NATS configuration."""
