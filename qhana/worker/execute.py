@@ -78,6 +78,7 @@ async def run_handler(
         )
         if work not in done:
             work.cancel()
+            ctx.cancel_event.set()  # a sync handler in the pool sees ctx.cancelled and stops
             if cancel in done:
                 raise TaskCancelled("cancelled by request")
             raise TaskTimeout(timeout_s or 0)

@@ -85,6 +85,30 @@ plugin = Plugin(
 """
 
 
+HOG = """
+import time
+
+from qhana.sdk import Plugin, PluginInput, PluginType, SyncTaskContext, field
+
+
+class In(PluginInput):
+    seconds: float = field(60, title="Seconds")
+
+
+def run(ctx: SyncTaskContext, params: In) -> str:
+    end = time.monotonic() + params.seconds
+    while time.monotonic() < end and not ctx.cancelled:
+        time.sleep(0.02)
+    return "done"
+
+
+plugin = Plugin(
+    name="hog", version="v1.0.0", title="hog", description="over its timeout",
+    type=PluginType.PROCESSING, input_model=In, handler=run, timeout_s=0.5,
+)
+"""
+
+
 def _folder(root: Path) -> Path:
     root.mkdir()
     (root / "broken.py").write_text(BROKEN)
@@ -174,3 +198,25 @@ async def test_blocking_sync_handler_does_not_stall_others(bad_stack: Stack) -> 
 async def test_retry_with_delay_runs_again(bad_stack: Stack) -> None:
     doc = await bad_stack.finished(await bad_stack.submit("retrier@v1-0-0"))
     assert (doc["status"], doc["log"]) == ("SUCCESS", "done in attempt 2")
+
+
+async def test_timed_out_sync_handler_frees_its_thread(tmp_path: Path) -> None:
+    """One pool thread: the next sync task can only run if the timed-out one let go."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "hog.py").write_text(HOG)
+    settings = Settings.model_validate(
+        {"heartbeat_interval_s": 0.2, "plugin_folders": str(folder), "sync_pool_size": 1}
+    )
+    stack = await start_stack(tmp_path / "data", settings)
+    try:
+        first = await stack.finished(await stack.submit("hog@v1-0-0"))
+        assert first["status"] == "FAILURE"
+        assert "timeout of 0.5 s" in first["log"]
+        form = {"dataType": "x/y", "contentType": "text/plain"}
+        second = await stack.finished(await stack.submit("hog@v1-0-0", seconds="0"), 20)
+        assert second["status"] == "SUCCESS", second
+        upload = await stack.finished(await stack.submit("file-upload@v0-2-0", **form), 20)
+        assert upload["status"] == "FAILURE"  # ran (in the one thread), no file given
+    finally:
+        await stack.close()
