@@ -70,8 +70,9 @@ def _merge(name: str, wanted: list[tuple[Requirement, str]], combined: Combined)
     extras = sorted({e for r, _ in wanted for e in r.extras})
     extra_text = f"[{','.join(extras)}]" if extras else ""
     sources = ", ".join(sorted({p for _, p in wanted}))
-    markers = {str(r.marker) for r, _ in wanted if r.marker}
-    marker_text = f"; {markers.pop()}" if len(markers) == 1 and len(wanted) == 1 else ""
+    markers = {str(r.marker) if r.marker else "" for r, _ in wanted}
+    marker = markers.pop() if len(markers) == 1 else ""  # differing markers: install always
+    marker_text = f"; {marker}" if marker else ""
     line = f"{wanted[0][0].name}{extra_text}{spec}{marker_text}"
     combined.lines.append(f"{line:<40}  # {sources}")
 

@@ -60,13 +60,17 @@ def test_requirements_are_merged_per_distribution() -> None:
             ("NumPy<3", "b@v1"),
             ("requests[socks]==2.32.0", "b@v1"),
             ("# a comment", "b@v1"),
+            ("tomli>=1; python_version < '3.11'", "a@v1"),
+            ("tomli>=2; python_version < '3.11'", "b@v1"),
         ]
     )
     assert not combined.conflicts and not combined.invalid
     assert [line.split()[0] for line in combined.lines] == [
         "numpy<3,>=1.24",
         "requests[socks]==2.32.0",
+        "tomli>=1,>=2;",
     ]
+    assert combined.lines[2].startswith('tomli>=1,>=2; python_version < "3.11"')
     assert combined.lines[0].endswith("# a@v1, b@v1")
 
 
