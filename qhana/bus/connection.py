@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client
 
 from qhana.errors import BusUnavailable
@@ -45,7 +48,8 @@ def _options(settings: NatsSettings, name: str) -> dict[str, Any]:
 
 
 async def connect(settings: NatsSettings, name: str) -> Client:
-    """Connect (retrying inside the connect timeout); raise BusUnavailable if NATS stays away."""
+    """Connect, waiting for a server that is not up yet; ``BusUnavailable`` at once when the
+    server refuses the credentials (or when nats-py gives up)."""
 
     async def _on_disconnect() -> None:
         log.warning("nats.disconnected", client=name)
@@ -53,19 +57,42 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     async def _on_reconnect() -> None:
         log.info("nats.reconnected", client=name)
 
+    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
     async def _on_error(exc: Exception) -> None:
         log.warning("nats.error", client=name, error=str(exc))
+        if _is_auth_error(exc) and not refused.done():
+            refused.set_result(exc)
 
-    try:
-        nc: Client = await nats.connect(
+    connecting: asyncio.Future[Any] = asyncio.ensure_future(
+        nats.connect(
             **_options(settings, name),
             disconnected_cb=_on_disconnect,
             reconnected_cb=_on_reconnect,
             error_cb=_on_error,
         )
+    )
+    # an unreachable server is waited for (it may still be starting); refused credentials
+    # never get better, so they end the attempt at once with a clear error
+    waiting: set[asyncio.Future[Any]] = {connecting, refused}
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        raise BusUnavailable(
+            f"NATS at {settings.url} refused the credentials of {name}: {refused.result()}"
+        )
+    try:
+        nc: Client = connecting.result()
     except Exception as exc:  # nats raises several unrelated types here
         raise BusUnavailable(f"cannot connect to NATS at {settings.url}: {exc}") from exc
     return nc
+
+
+def _is_auth_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, nats.errors.AuthorizationError) or "authorization" in text
 
 
 def require_connected(nc: Client) -> None:

@@ -34,6 +34,7 @@ class Roles:
     base: str = ""
     http: aiohttp.ClientSession = field(default_factory=aiohttp.ClientSession)
     _server_cm: contextlib.AbstractAsyncContextManager[EmbeddedNats] | None = None
+    nats_args: tuple[str, ...] = ()
     _running: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = field(default_factory=dict)
     _edge: web.AppRunner | None = None
 
@@ -52,7 +53,7 @@ class Roles:
         """(Re)start nats-server on the same port with the same store."""
         assert self._server_cm is None
         port = self.server.port if self.server else -1
-        self._server_cm = start_nats_server(self.store_dir, port=port)
+        self._server_cm = start_nats_server(self.store_dir, port=port, extra_args=self.nats_args)
         self.server = await self._server_cm.__aenter__()
 
     def start(self, name: str, main: RoleMain) -> asyncio.Event:
@@ -87,17 +88,20 @@ class Roles:
 
 @contextlib.asynccontextmanager
 async def run_roles(
-    tmp_path: Path, database_url: str | None, **overrides: Any
+    tmp_path: Path, database_url: str | None, nats_args: tuple[str, ...] = (), **overrides: Any
 ) -> AsyncIterator[Roles]:
-    """nats-server + edge + registry + recorder + one worker, each with its own connection."""
+    """nats-server + edge + registry + recorder + one worker, each with its own connection.
+    ``nats_args`` go to nats-server (e.g. ``--user``/``--pass``)."""
     store = tmp_path / "jetstream"
-    cm = start_nats_server(store)
+    cm = start_nats_server(store, extra_args=nats_args)
     server = await cm.__aenter__()
     url = database_url or f"sqlite+aiosqlite:///{(tmp_path / 'qhana.db').resolve()}"
     settings = Settings.model_validate(
         {"nats_url": server.url, "database_url": url, "heartbeat_interval_s": 5.0, **overrides}
     )
-    roles = Roles(settings=settings, store_dir=store, server=server, _server_cm=cm)
+    roles = Roles(
+        settings=settings, store_dir=store, server=server, _server_cm=cm, nats_args=nats_args
+    )
     engine = create_engine(url)
     try:
         await upgrade_database(url)
