@@ -70,6 +70,7 @@ ROWS: tuple[Row, ...] = (
         "-",
         _at_least("completion_ratio", 0.2),
     ),
+    Row("  stack CPU per task", "completion_cpu_ms_per_task", None, "ms", "-", "-", None),
     Row(
         "HTTP submit",
         "submit_per_s",
@@ -139,6 +140,8 @@ ROWS: tuple[Row, ...] = (
         "~900 (15 min)",
         _at_most("plugin_listed_s", 1),
     ),
+    Row("  (worker spawn -> ready)", "worker_ready_s", None, "s", "-", "-", None),
+    Row("  (worker ready -> listed)", "plugin_listed_after_ready_s", None, "s", "-", "-", None),
     Row(
         "worker SIGKILL -> unavailable",
         "runner_dead_s",

@@ -64,9 +64,11 @@ def create_app(
         app[ENGINE] = engine or create_engine(settings.database_url)
         app[CATALOGUE] = CatalogueCache(app[ENGINE])
         app[COMMITS] = GroupCommit(app[ENGINE])
+        await app[CATALOGUE].follow(app[NATS])
         try:
             yield
         finally:
+            await app[CATALOGUE].unfollow()
             if own_nc:
                 await app[NATS].drain()
             if own_engine:

@@ -49,10 +49,19 @@ async def list_plugins(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     base = base_url(request, settings)
     show_all = request.query.get("all", "").lower() in ("1", "true", "yes")
-    cache = request.app[CATALOGUE]
-    entries = await (cache.entries() if show_all else cache.available())
-    entries = sorted(entries, key=lambda e: (e.info.name, _version_key(e.info.version)))
-    return json_response({"plugins": [list_entry(e, base) for e in entries]})
+    # rendered once per catalogue refresh, not per request (the UI polls this list)
+    body: bytes = await request.app[CATALOGUE].memo(
+        ("plugins", base, show_all), lambda entries: _plugin_list_body(entries, base, show_all)
+    )
+    return web.Response(body=body, headers={"Content-Type": "application/json"})
+
+
+def _plugin_list_body(entries: list[CatalogueEntry], base: str, show_all: bool) -> bytes:
+    chosen = sorted(
+        (e for e in entries if show_all or e.available),
+        key=lambda e: (e.info.name, _version_key(e.info.version)),
+    )
+    return json_response({"plugins": [list_entry(e, base) for e in chosen]}).body  # type: ignore[return-value]
 
 
 async def _entry_or_404(request: web.Request) -> CatalogueEntry:
