@@ -114,6 +114,7 @@ class WebhookDispatcher:
         self._policy = policy or DeliveryPolicy()
         self._poster = poster
         self._replicas = replicas
+        self._stop = asyncio.Event()
         self.delivered = 0
         self.given_up = 0
 
@@ -128,6 +129,7 @@ class WebhookDispatcher:
             await self._js.add_consumer(item["stream"], consumer_config(item, None, self._replicas))
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         await self._ensure_consumer()
         sub = await self._js.pull_subscribe_bind(
             durable=subjects.WEBHOOKS_DURABLE, stream=subjects.EVENTS_STREAM
@@ -213,6 +215,11 @@ class WebhookDispatcher:
             ticker = asyncio.create_task(_keep_alive(msg))
             try:
                 await asyncio.gather(*calls)
+            except _Stopping:  # handed back: delivered again when a dispatcher runs next
+                log.info("webhooks.handed_back", task_id=event.task_id)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+                return
             finally:
                 ticker.cancel()
         await msg.ack()
@@ -236,7 +243,8 @@ class WebhookDispatcher:
             if attempt < self._policy.attempts:
                 delay_s = self._policy.delay_s(attempt)
                 bound.info("webhook.retry", attempt=attempt, error=error, defer_s=delay_s)
-                await asyncio.sleep(delay_s)
+                if await _stopped_within(self._stop, delay_s):
+                    raise _Stopping
             else:
                 bound.warning("webhook.given_up", attempts=attempt, error=error)
         self.given_up += 1
@@ -249,6 +257,18 @@ def _session_poster(session: aiohttp.ClientSession) -> Poster:
             return resp.status
 
     return _post
+
+
+class _Stopping(Exception):
+    """The dispatcher stops while a delivery waits for its next attempt."""
+
+
+async def _stopped_within(stop: asyncio.Event, delay_s: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), delay_s)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _keep_alive(msg: Msg, every_s: float = 5.0) -> None:

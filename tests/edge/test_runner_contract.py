@@ -5,6 +5,7 @@ One stack per module and database lane keeps this fast; every test only adds tas
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -379,3 +380,37 @@ async def test_typed_form_is_303_or_422_never_5xx(edge: Stack, form: dict[str, s
     doc = await edge.finished(task_id)
     assert doc["status"] == "SUCCESS", (form, doc)
     assert doc["log"].startswith(f"count={int(form['count'].strip())} ")
+
+
+async def _events_until(edge: Stack, task_id: int, last: str) -> list[tuple[str, dict[str, Any]]]:
+    seen: list[tuple[str, dict[str, Any]]] = []
+    async with asyncio.timeout(30):
+        async for kind, data in edge.events(task_id):
+            seen.append((kind, data))
+            if kind == last:
+                break
+    return seen
+
+
+def _log_of(events: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = [d.get("text") if k == "log" else d.get("log") for k, d in events]
+    return "\n".join(line for line in lines if line)
+
+
+async def test_sse_and_json_resource_agree(edge: Stack) -> None:
+    task_id = await edge.submit(MULTI, inputStr="sse input")
+    first = await _events_until(edge, task_id, "step-requested")
+    doc = await edge.until(task_id, lambda d: "steps" in d)
+    [(_, requested)] = [e for e in first if e[0] == "step-requested"]
+    assert doc["log"] == _log_of(first)
+    assert doc["progress"]["value"] == int(requested["progress"]["value"])
+    assert [s["stepId"] for s in doc["steps"]] == [requested["step_id"]]
+
+    async with edge.http.post(doc["steps"][0]["href"], data={"inputStr": "more"}) as resp:
+        assert resp.status == 200
+    events = await _events_until(edge, task_id, "succeeded")
+    final = await edge.finished(task_id)
+    assert final["status"] == "SUCCESS"
+    assert final["log"] == _log_of(events)
+    outputs = [d["file"]["name"] for k, d in events if k == "output"]
+    assert [o["name"] for o in final["outputs"]] == outputs == ["output1.txt", "output2.txt"]

@@ -151,3 +151,16 @@ async def test_steps_events_of_a_multi_step_task(
     assert final["status"] == "SUCCESS"  # the webhook fired after SQL showed the result
     await _drained(stack)
     assert [event for event, _, _ in receiver.of("/steps")] == ["steps"]
+
+
+async def test_stop_interrupts_the_backoff(stack_factory: StackFactory, receiver: Receiver) -> None:
+    stack = await stack_factory(webhook_backoff_s=60.0)
+    task_id = await _waiting_for_step(stack)
+    receiver.fail = {"/down": -1}
+    await _subscribe(stack, task_id, receiver.base + "/down", "status")
+    async with stack.http.post(f"{stack.base}tasks/{task_id}/cancel") as resp:
+        assert resp.status == 200
+    await receiver.wait("/down", 1)
+    # the dispatcher hands the event back (nak) instead of sitting out the 60 s backoff
+    await asyncio.wait_for(stack.close(), 15)
+    assert len(receiver.of("/down")) == 1
