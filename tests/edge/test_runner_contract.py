@@ -414,3 +414,24 @@ async def test_sse_and_json_resource_agree(edge: Stack) -> None:
     assert final["log"] == _log_of(events)
     outputs = [d["file"]["name"] for k, d in events if k == "output"]
     assert [o["name"] for o in final["outputs"]] == outputs == ["output1.txt", "output2.txt"]
+
+
+async def test_typed_form_page_renders_the_input_model(edge: Stack) -> None:
+    status, _, body = await _call(edge, "GET", f"/plugins/{TYPED}/ui/")
+    page = body.decode()
+    assert status == 200 and page.startswith("<!DOCTYPE html>")
+    assert '<label for="count">Count</label>' in page
+    assert '<input type="number" id="count" name="count" required min="1" max="10"' in page
+    assert '<select id="colour" name="colour">' in page
+    assert '<option value="red" selected>red</option>' in page
+    assert '<option value="green">green</option>' in page
+    assert '<input type="checkbox" id="verbose" name="verbose">' in page
+    assert 'name="source"' in page and 'data-input-type="data" data-input="entity/list"' in page
+    assert ">validate</button>" in page and ">submit</button>" in page
+    status, _, body = await _call(
+        edge, "POST", f"/plugins/{TYPED}/ui/", data={"count": "0", "colour": "green"}
+    )
+    page = body.decode()
+    assert status == 200
+    assert "Must be greater than or equal to 1." in page
+    assert '<option value="green" selected>green</option>' in page  # the posted value stays
