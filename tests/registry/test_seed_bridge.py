@@ -88,7 +88,7 @@ async def test_seed_bridge(
     )
     base = f"{stack.base}api/plugins/?tags=upstream&include-unavailable=true"
     async with Watch(stack.nats_url, stack.http) as watch:
-        page = await watch.until(base, lambda p: p["data"]["collectionSize"] == 1)
+        page = await watch.until(base, lambda p: _runners(p, "up-one") == [f"seed:{seed}"])
         [one] = page["embedded"]
         data = one["data"]
         assert data["identifier"] == "up-one" and data["runners"] == [f"seed:{seed}"]
