@@ -81,7 +81,8 @@ async def connect(settings: NatsSettings, name: str) -> Client:
         with contextlib.suppress(BaseException):
             await connecting
         raise BusUnavailable(
-            f"NATS at {settings.url} refused the credentials of {name}: {refused.result()}"
+            f"NATS at {settings.url} refused the credentials of {name} "
+            f"(or its TLS certificate is not trusted): {refused.result()}"
         )
     try:
         nc: Client = connecting.result()
@@ -91,8 +92,13 @@ async def connect(settings: NatsSettings, name: str) -> Client:
 
 
 def _is_auth_error(exc: Exception) -> bool:
+    """Refusals that retrying cannot fix: bad credentials, an untrusted TLS certificate."""
     text = str(exc).lower()
-    return isinstance(exc, nats.errors.AuthorizationError) or "authorization" in text
+    return (
+        isinstance(exc, nats.errors.AuthorizationError | ssl.SSLCertVerificationError)
+        or "authorization" in text
+        or "certificate verify failed" in text
+    )
 
 
 def require_connected(nc: Client) -> None:

@@ -29,6 +29,13 @@ ENV = {
 }
 
 
+@pytest.fixture
+def database_url() -> None:
+    """SQLite lane only: this fault does not depend on the database (the suite's time budget);
+    the SIGKILL, recorder and database-outage tests run on both lanes."""
+    return None
+
+
 async def _drain_run(stack: Stack, database_url: str | None, total: int, stops: int) -> None:
     ids: list[int] = []
     exit_codes: list[int] = []

@@ -30,6 +30,13 @@ SETTINGS = {
 }
 
 
+@pytest.fixture
+def database_url() -> None:
+    """SQLite lane only: this fault does not depend on the database (the suite's time budget);
+    the SIGKILL, recorder and database-outage tests run on both lanes."""
+    return None
+
+
 async def _post_while_away(roles: Roles) -> None:
     """A processing request while NATS is down: 503 + Retry-After quickly, JSON body."""
     started = time.perf_counter()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from support.faults import FAULT_PLUGINS, until_listed
 from support.stack import Stack, worker_process
 
 SLEEPY = "sleepy@v1-0-0"
 MESSAGE = "The task exceeded its plugin's timeout of 0.5 s and was stopped."
+
+
+@pytest.fixture
+def database_url() -> None:
+    """SQLite lane only: this fault does not depend on the database (the suite's time budget);
+    the SIGKILL, recorder and database-outage tests run on both lanes."""
+    return None
 
 
 async def test_task_over_its_timeout_is_failure(stack: Stack) -> None:

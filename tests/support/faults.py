@@ -56,7 +56,12 @@ async def submit_many(
             sink.append(task_id)
         return task_id
 
-    return list(await asyncio.gather(*(_one(i) for i in range(count))))
+    # wait for all before raising, so a caller that retries knows exactly what got through
+    results = await asyncio.gather(*(_one(i) for i in range(count)), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if isinstance(r, int)]
 
 
 async def until_listed(
