@@ -161,3 +161,25 @@ async def test_hello_world_in_an_iframe_of_another_origin(
         await page.screenshot(path=str(ARTIFACTS / "real-edge-hello-world.png"), full_page=True)
     finally:
         await context.close()
+
+
+async def test_the_page_works_stand_alone(edge: Stack, browser: Browser) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        await page.goto(f"{edge.base}plugins/{HELLO}/ui/")
+        assert not await page.locator("button.qhana-choose-file-button").count()
+        await page.fill("#input_str", "plain input")
+        async with page.expect_navigation():
+            await page.click("button.qhana-form-submit[data-target='microfrontend']")
+        assert await page.locator(".qhana-validation-ok").text_content() == "Validation successful!"
+        assert await page.input_value("#input_str") == "plain input"
+        async with page.expect_navigation():
+            await page.click("button.qhana-form-submit[data-target='api']")
+        match = re.fullmatch(re.escape(edge.base) + r"tasks/(\d+)/", page.url)
+        assert match, page.url  # the browser followed the 303 to the task resource
+        doc = await edge.finished(int(match.group(1)))
+        assert doc["log"] == "result: 'plain output'"
+    finally:
+        await context.close()
