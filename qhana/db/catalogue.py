@@ -107,11 +107,17 @@ async def record_withdraw(conn: AsyncConnection, runner_id: str, now: datetime) 
     await conn.execute(update(runners).where(runners.c.id == runner_id).values(alive=False))
 
 
-async def record_heartbeats(conn: AsyncConnection, beats: Mapping[str, datetime]) -> None:
+async def record_heartbeats(conn: AsyncConnection, beats: Mapping[str, datetime]) -> list[str]:
+    """Record beats; returns the runners that were dead and are alive again."""
+    revived = await conn.execute(
+        select(runners.c.id).where(runners.c.id.in_(list(beats)), runners.c.alive.is_(False))
+    )
+    back = [r.id for r in revived]
     for runner_id, at in beats.items():
         await conn.execute(
             update(runners).where(runners.c.id == runner_id).values(last_heartbeat=at, alive=True)
         )
+    return back
 
 
 async def mark_dead_runners(conn: AsyncConnection, now: datetime, missed: int) -> list[str]:

@@ -103,10 +103,11 @@ class Registry:
     async def sweep(self) -> None:
         beats, self._beats = self._beats, {}
         in_grace = asyncio.get_running_loop().time() - self._started < self._grace_s
+        revived: list[str] = []
         try:
             async with self._lock, self._engine.begin() as conn:
                 if beats:
-                    await record_heartbeats(conn, beats)
+                    revived = await record_heartbeats(conn, beats)
                 now = datetime.now(UTC)
                 dead = [] if in_grace else await mark_dead_runners(conn, now, self._missed)
         except Exception as exc:  # the database may be briefly away: keep the beats
@@ -115,7 +116,9 @@ class Registry:
             return
         for runner_id in dead:
             log.warning("registry.runner_dead", runner_id=runner_id)
-        if dead:
+        for runner_id in revived:
+            log.info("registry.runner_back", runner_id=runner_id)
+        if dead or revived:
             await self._notify()
 
     async def touch(self) -> None:
