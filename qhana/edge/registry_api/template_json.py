@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qhana.edge.registry_api.links import Api, Link, with_rel
+from qhana.edge.registry_api.links import Api, Link
 from qhana.edge.registry_api.paging import Collection
 
 __all__ = [
@@ -142,7 +142,3 @@ def tab_item(api: Api, row: Row, tabs: list[Row]) -> dict[str, Any]:
         "plugins": _plugins_link(api, int(row["id"])),
     }
     return {"links": tab_links(api, row, tabs), "data": data}
-
-
-def up_rel(link: Link) -> Link:
-    return with_rel(link, "up")
