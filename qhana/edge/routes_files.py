@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from urllib.parse import quote
 
 from aiohttp import web
@@ -36,6 +37,7 @@ def _disposition(name: str) -> str:
 @querystring_schema(FileQuerySchema)
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 422)
+@response_schema(ErrorSchema, 416)
 async def get_file(request: web.Request) -> web.Response:
     token = request.query.get("file-id")
     if token is None:
@@ -44,6 +46,9 @@ async def get_file(request: web.Request) -> web.Response:
         file = await load_file(conn, path_id(request, "file_id", "File not found."))
     if file is None or not hmac.compare_digest(file.token.encode(), token.encode()):
         return error_response(404, "File not found.")
+    etag = f'"{file.token[:16]}-{file.id}"'  # outputs never change: a stable validator
+    if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
+        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     store = await request.app[NATS].jetstream().object_store(subjects.FILES_BUCKET)
     result = await store.get(file.object_name)
     data = bytes(result.data or b"")
@@ -52,8 +57,17 @@ async def get_file(request: web.Request) -> web.Response:
         "Content-Disposition": _disposition(file.name),
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",
-        "ETag": f'"{file.token[:16]}-{file.id}"',
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
     }
+    status = 200
+    if (span := _range(request.headers.get("Range"), len(data))) is not None:
+        start, end = span
+        if start >= len(data) or start > end:
+            headers = {"Content-Range": f"bytes */{len(data)}"}
+            return error_response(416, "Range not satisfiable.", headers=headers)
+        headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+        data, status = data[start : end + 1], 206
     if content_type.startswith("text/html") or "xml" in content_type:
         # an HTML output must not script the edge's origin
         headers["Content-Security-Policy"] = "sandbox"
@@ -61,5 +75,23 @@ async def get_file(request: web.Request) -> web.Response:
         "utf-8" if content_type.startswith("text/") and "charset" not in content_type else None
     )
     return web.Response(
-        body=data, content_type=content_type.split(";")[0], charset=charset, headers=headers
+        body=data,
+        status=status,
+        content_type=content_type.split(";")[0],
+        charset=charset,
+        headers=headers,
     )
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=a-b`` / ``a-`` / ``-n`` range as inclusive (start, end); None: whole file."""
+    match = _RANGE.fullmatch((header or "").strip())
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        return max(size - int(last), 0), size - 1
+    return int(first), min(int(last), size - 1) if last else size - 1

@@ -19,6 +19,7 @@ from conftest import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict
 from packaging.version import Version
 from support.stack import Stack, start_stack
 
@@ -57,11 +58,11 @@ async def edge(
 
 async def _call(
     edge: Stack, method: str, path: str, **kwargs: Any
-) -> tuple[int, dict[str, str], Any]:
+) -> tuple[int, CIMultiDict[str], Any]:
     url = path if path.startswith("http") else edge.base + path.lstrip("/")
     async with edge.http.request(method, url, allow_redirects=False, **kwargs) as resp:
         raw = await resp.read()
-        headers = dict(resp.headers)
+        headers = resp.headers.copy()
         body: Any = raw
         if resp.headers.get("Content-Type") == "application/json":
             body = await resp.json()
@@ -252,6 +253,16 @@ async def test_process_303_and_task_document(edge: Stack) -> None:
     assert (status, body) == (200, b"some output")
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
     assert headers["Content-Disposition"] == "inline; filename=out.txt"
+    status, again, _ = await _call(
+        edge, "GET", out["href"], headers={"If-None-Match": headers["ETag"]}
+    )
+    assert status == 304 and again["ETag"] == headers["ETag"]
+    status, part, body = await _call(edge, "GET", out["href"], headers={"Range": "bytes=5-"})
+    assert (status, body, part["Content-Range"]) == (206, b"output", "bytes 5-10/11")
+    status, _, body = await _call(edge, "GET", out["href"], headers={"Range": "bytes=-3"})
+    assert (status, body) == (206, b"put")
+    status, _, body = await _call(edge, "GET", out["href"], headers={"Range": "bytes=99-"})
+    assert status == 416
     status, _, body = await _call(edge, "GET", out["href"].split("?")[0])
     assert status == 422
     assert body["errors"] == {"query": {"file-id": ["Missing data for required field."]}}
