@@ -73,6 +73,7 @@ async def test_crawl_like_the_ui(stack: Stack) -> None:
     root = await _get(stack, f"{stack.base}api/")
     queue = [link["href"] for link in root["links"] if "api" in link["rel"]]
     seen: set[str] = set()
+    schemas: set[str] = set()
     embedded_checked = 0
     while queue:
         url = queue.pop(0)
@@ -94,6 +95,7 @@ async def test_crawl_like_the_ui(stack: Stack) -> None:
                     queue.append(value["href"])
             for group in item["data"].get("groups", []):
                 queue.append(group["href"])
+        schemas |= {link["schema"] for link in body["links"] if "schema" in link}
         for link in body["links"]:
             if {"api", "nav", "collection"} & set(link["rel"]) and link["href"] not in seen:
                 queue.append(link["href"])
@@ -101,3 +103,12 @@ async def test_crawl_like_the_ui(stack: Stack) -> None:
     assert embedded_checked >= 6
     assert any("template-tab=" in url for url in seen)
     assert any("group=workspace" in url for url in seen)
+    async with stack.http.get(f"{stack.base}api/api-spec.json") as resp:
+        spec = await resp.json()
+    assert spec["info"]["title"] == "RAMP Registry API"
+    for schema in schemas:  # every schema link resolves
+        document, _, pointer = schema.partition("#/components/schemas/")
+        assert (
+            document == f"{stack.base}api/api-spec.json"
+            and pointer in spec["components"]["schemas"]
+        )

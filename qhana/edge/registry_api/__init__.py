@@ -11,6 +11,7 @@ from qhana.edge.registry_api import (
     root,
     seeds,
     services,
+    spec,
     tabs,
     templates,
 )
@@ -26,4 +27,5 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     templates.routes,
     tabs.routes,
     recommendations.routes,
+    spec.routes,
 )
