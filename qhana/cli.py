@@ -23,6 +23,10 @@ Runner = Callable[[Settings, argparse.Namespace, asyncio.Event], Coroutine[Any, 
 async def _up(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     from qhana.roles import run_up
 
+    # one embedded node: one replica, whatever QHANA_NATS__REPLICAS says (that is for clusters)
+    settings = settings.model_copy(
+        update={"nats": settings.nats.model_copy(update={"replicas": 1})}
+    )
     await run_up(settings, stop, host=args.host, port=args.port, data_dir=Path(args.data_dir))
 
 
