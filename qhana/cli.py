@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "sync_run"):  # plain commands (plugins install / new): no event loop
         return int(args.sync_run(settings, args))
     try:
-        asyncio.run(_run(args.run, settings, args))
+        from qhana.loop import run as run_loop
+
+        run_loop(_run(args.run, settings, args), use_uvloop=settings.uvloop)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear one-line error for operators, details in the log

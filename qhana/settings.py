@@ -209,6 +209,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=None, ge=0, validation_alias=AliasChoices("QHANA_METRICS_PORT")
     )  # standalone recorder: serve its /metrics here (the edge serves /metrics itself)
+    uvloop: bool = Field(
+        default=True, validation_alias=AliasChoices("QHANA_UVLOOP")
+    )  # run every role on uvloop when it is installed (faster loop, same semantics)
     log_format: str = Field(default="auto", validation_alias=AliasChoices("QHANA_LOG_FORMAT"))
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("QHANA_LOG_LEVEL", "DEFAULT_LOG_LEVEL")

@@ -8,17 +8,19 @@ segment and goes through the per-event path, so ordering between them is kept ex
 Why this equals the per-event path (``tests/db/test_projector_batch.py`` checks it on random
 histories):
 
-* rows are keyed by stream sequence, so inserts commute; the ``accepted`` fill-in update and
-  ``insert ... on conflict do nothing`` give the same row whichever comes first;
-* commits are decided by walking the segment in stream order in Python, starting from the
-  commits already in SQL: the first ending event of a command commits it, later events of
-  that command are dropped (as ``apply_event`` returns early for them);
-* other attempts' log/file rows are deleted *after* the segment's inserts, so rows of an
-  attempt that lost inside this very segment are purged too;
+* rows are keyed by stream sequence, so inserts commute; ``accepted`` is one upsert that
+  fills in a row only while its plugin is unknown, which gives the same row whichever of
+  ``accepted`` and the worker's first event comes first;
+* SQL's commits and finished tasks are read once per batch, then the batch is walked in
+  stream order; every event whose effect depends on order or on how the projector treats a
+  settled command (an event of a command already committed in SQL or earlier in the batch,
+  any event of a task after an ending event of that task in the pending plan, progress of a
+  finished task, and every kind that is not hot) flushes the plan and goes through
+  ``apply_event`` itself, so those rules live in one place only;
+* other attempts' log/file rows are deleted *after* the plan's inserts, so rows of an
+  attempt that lost inside this very batch are purged too;
 * the remaining updates are guarded (``started_at IS NULL``, ``progress_seq < seq``,
-  ``finished_at IS NULL``) and executed in stream order; any event of a task that follows
-  an ending event of that task starts a new segment, so "finish, then progress" keeps its
-  order (the only pair of statements that does not commute).
+  ``finished_at IS NULL``) and run in stream order, where they commute.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ async def apply_batch(
     """Apply ``(event, stream_seq)`` pairs in order; ``slow`` applies one event exactly."""
     if not events:
         return
-    committed, finished = await _known(conn, {event.task_id for event, _ in events})
+    # what SQL already knows matters only to events other than ``accepted``
+    others = {event.task_id for event, _ in events if not isinstance(event, Accepted)}
+    committed, finished = await _known(conn, others) if others else (set(), set())
     walk = _Walk(conn, slow, committed, finished)
     for event, seq in events:
         await walk.feed(event, seq)
@@ -263,17 +267,6 @@ _PROGRESS = (
         progress_seq=bindparam("b_seq"),
     )
 )
-_ACCEPTED_FILL = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"), tasks.c.plugin.is_(None))
-    .values(
-        plugin=bindparam("b_plugin"),
-        plugin_name=bindparam("b_plugin_name"),
-        plugin_version=bindparam("b_plugin_version"),
-        params=bindparam("b_params", type_=tasks.c.params.type),
-        created_at=bindparam("b_created_at", type_=tasks.c.created_at.type),
-    )
-)
 _STEPS_CLEARED = (
     update(task_steps)
     .where(task_steps.c.task_id == bindparam("b_id"), task_steps.c.cleared.is_(False))
@@ -310,11 +303,20 @@ def _purge(table: Table) -> Any:
     )
 
 
+def _accepted_upsert(conn: AsyncConnection) -> Any:
+    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(tasks)
+    filled = ("plugin", "plugin_name", "plugin_version", "params", "created_at")
+    return stmt.on_conflict_do_update(
+        index_elements=[tasks.c.id],
+        set_={name: stmt.excluded[name] for name in filled},
+        where=tasks.c.plugin.is_(None),
+    )
+
+
 async def _ensure_tasks(conn: AsyncConnection, plan: _Plan) -> None:
-    if plan.accepted:
-        await _many(conn, _insert_ignore(conn, tasks), plan.accepted)
-        fill = [{f"b_{k}": v for k, v in row.items() if k != "status"} for row in plan.accepted]
-        await _many(conn, _ACCEPTED_FILL, fill)
+    if plan.accepted:  # insert, or fill in a row that worker events created first
+        await _many(conn, _accepted_upsert(conn), plan.accepted)
     bare = sorted(plan.task_ids - {row["id"] for row in plan.accepted})
     if bare:
         rows = [{"id": task_id, "status": TaskStatus.PENDING} for task_id in bare]
