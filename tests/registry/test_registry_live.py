@@ -6,6 +6,7 @@ Figures are printed (run with ``-s`` to see them).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,11 @@ async def test_late_registry_rebuilds_same_catalogue(stack: Stack, tmp_path: Pat
         await nc.close()
 
 
-async def test_stack_restart_keeps_catalogue(stack_factory: StackFactory) -> None:
-    stack = await stack_factory()
+async def test_stack_restart_keeps_catalogue_and_applies_preloads(
+    stack_factory: StackFactory,
+) -> None:
+    services = json.dumps([{"serviceId": "qhana-backend", "url": "http://a/"}])
+    stack = await stack_factory(registry_env={"MODE": "1"}, preconfigured_services=services)
     nc = await nats.connect(stack.nats_url)
     try:
         await announce(nc, "fake-restart", [info("kept", tags=("fake",))])
@@ -135,13 +139,19 @@ async def test_stack_restart_keeps_catalogue(stack_factory: StackFactory) -> Non
     async with Watch(stack.nats_url, stack.http) as watch:
         before = await watch.until(url, lambda p: [["fake-restart"]] == _runners_of(p, "kept"))
     await stack.close()
-    again = await stack_factory()
+    changed = json.dumps([{"serviceId": "qhana-backend", "url": "http://b/"}])
+    again = await stack_factory(registry_env={"MODE": "2"}, preconfigured_services=changed)
     async with Watch(again.nats_url, again.http) as watch:
         after = await watch.until(
             url.replace(stack.base, again.base),
             lambda p: _summary(p) == _summary(before),
         )
+        env = await watch.get(f"{again.base}api/env/?name=MODE")
+        found = await watch.get(f"{again.base}api/services/")
     assert after["data"]["collectionSize"] == before["data"]["collectionSize"]
+    assert [e["data"]["value"] for e in env["embedded"]] == ["2"]  # QHANA_ENV_* overwrite
+    # PRECONFIGURED_SERVICES only adds new ids (as upstream): edits made over the API survive
+    assert [s["data"]["url"] for s in found["embedded"]] == ["http://a/"]
 
 
 def _runners_of(page: dict[str, Any], name: str) -> list[list[str]]:

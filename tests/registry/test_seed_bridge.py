@@ -33,15 +33,20 @@ def _metadata(name: str) -> dict[str, Any]:
     }
 
 
+EXTRA = web.AppKey("extra", list)
+
+
 def _fake_runner() -> web.Application:
     app = web.Application()
+    app[EXTRA] = []  # more plugin names, added while running
 
     async def root(_: web.Request) -> web.Response:
         return web.json_response({"title": "QHAna plugin runner api."})
 
     async def plugins(request: web.Request) -> web.Response:
         base = f"http://{request.host}/plugins"
-        entries = [{"apiRoot": f"{base}/up-one@v1/"}, {"apiRoot": f"{base}/broken/"}]
+        names = ["up-one@v1", "broken", *request.app[EXTRA]]
+        entries = [{"apiRoot": f"{base}/{name}/"} for name in names]
         return web.json_response({"plugins": entries})
 
     async def plugin(request: web.Request) -> web.Response:
@@ -128,3 +133,18 @@ async def test_seed_bridge(
 def _runners(page: dict[str, Any], name: str) -> list[str] | None:
     found = [e["data"]["runners"] for e in page["embedded"] if e["data"]["identifier"] == name]
     return found[0] if found else None
+
+
+async def test_seeds_are_polled_periodically(
+    stack_factory: StackFactory, fake_runner: tuple[web.AppRunner, int]
+) -> None:
+    runner, port = fake_runner
+    stack = await stack_factory(
+        initial_plugin_seeds=json.dumps([f"http://127.0.0.1:{port}/"]),
+        plugin_discovery_interval=5,
+    )
+    base = f"{stack.base}api/plugins/?tags=upstream"
+    async with Watch(stack.nats_url, stack.http) as watch:
+        await watch.until(base, lambda p: p["data"]["collectionSize"] == 1)
+        runner.app[EXTRA].append("up-three@v1")  # the upstream runner deploys a plugin
+        await watch.until(base, lambda p: p["data"]["collectionSize"] == 2, timeout_s=30)
