@@ -14,7 +14,12 @@ from qhana.plugintools.requirements import Combined, combine_requirements
 from qhana.plugintools.scaffold import scaffold_plugin
 from qhana.settings import Settings
 
-__all__ = ["add_plugin_commands", "collect_requirements", "install_requirements"]
+__all__ = [
+    "add_plugin_commands",
+    "collect_requirements",
+    "install_requirements",
+    "run_install",
+]
 
 
 def collect_requirements(settings: Settings) -> Combined:
@@ -43,6 +48,11 @@ def install_requirements(combined: Combined) -> int:
 
 
 def _install(settings: Settings, args: argparse.Namespace) -> int:
+    return run_install(settings, dry_run=args.dry_run)
+
+
+def run_install(settings: Settings, *, dry_run: bool) -> int:
+    """``qhana plugins install [--dry-run]``; returns the exit code."""
     combined = collect_requirements(settings)
     for problem in combined.invalid:
         print(f"error: invalid requirement {problem}", file=sys.stderr)
@@ -50,7 +60,7 @@ def _install(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {conflict.describe()}", file=sys.stderr)
     if combined.conflicts or combined.invalid:
         return 1
-    if args.dry_run:
+    if dry_run:
         print(combined.text(), end="")
         return 0
     if not combined.lines:

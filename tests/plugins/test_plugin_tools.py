@@ -12,6 +12,8 @@ import pytest
 
 from qhana.errors import ConfigError
 from qhana.plugintools import combine_requirements, scaffold_plugin
+from qhana.plugintools.commands import run_install
+from qhana.settings import Settings
 from qhana.worker.loader import load_plugins
 
 PLUGIN_TEMPLATE = """
@@ -96,27 +98,36 @@ def test_conflicting_pins_and_ranges_are_reported() -> None:
     assert len(combined.invalid) == 1 and "c@v1" in combined.invalid[0]
 
 
-def test_install_dry_run_prints_combined_file(tmp_path: Path) -> None:
+def _settings(folder: Path) -> Settings:
+    return Settings.model_validate({"plugin_folders": str(folder)})
+
+
+def test_install_dry_run_prints_combined_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _plugin_folder(
         tmp_path / "plugins", {"uses-a": ("packaging>=20",), "uses-b": ("packaging<1000",)}
     )
-    result = _qhana("plugins", "install", "--dry-run", cwd=tmp_path, PLUGIN_FOLDERS=str(folder))
-    assert result.returncode == 0, result.stderr
-    mine = [line for line in result.stdout.splitlines() if "uses-" in line]
+    assert run_install(_settings(folder), dry_run=True) == 0
+    out = capsys.readouterr().out
+    assert "scikit-learn>=1.3" in out  # the shipped plugins' requirements are there too
+    mine = [line for line in out.splitlines() if "uses-" in line]
     assert mine == [f"{'packaging<1000,>=20':<40}  # uses-a@v1-0-0, uses-b@v1-0-0"]
 
 
-def test_install_reports_conflicts_and_installs_nothing(tmp_path: Path) -> None:
+def test_install_reports_conflicts_and_installs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _plugin_folder(
         tmp_path / "plugins", {"wants-old": ("packaging<2",), "wants-new": ("packaging>=24",)}
     )
-    result = _qhana("plugins", "install", cwd=tmp_path, PLUGIN_FOLDERS=str(folder))
-    assert result.returncode == 1
+    assert run_install(_settings(folder), dry_run=False) == 1
+    captured = capsys.readouterr()
     assert (
         "error: conflicting requirements for packaging: packaging>=24 (from wants-new@v1-0-0); "
         "packaging<2 (from wants-old@v1-0-0)"
-    ) in result.stderr
-    assert "Requirement already satisfied" not in result.stdout
+    ) in captured.err
+    assert "Requirement" not in captured.out  # pip never ran
 
 
 def test_install_runs_pip(tmp_path: Path) -> None:
@@ -137,6 +148,7 @@ def test_scaffold_generates_a_passing_test(tmp_path: Path) -> None:
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package)],
         cwd=tmp_path,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},  # plain pytest, and fast
         capture_output=True,
         text=True,
         timeout=120,
