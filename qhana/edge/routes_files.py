@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, querystring_schema, response_schema
 
 from qhana.bus import subjects
+from qhana.bus.connection import require_connected
 from qhana.db.task_views import load_file
 from qhana.edge.api_schemas import ErrorSchema, FileIdPathSchema, FileQuerySchema
 from qhana.edge.ids import path_id
@@ -49,6 +50,7 @@ async def get_file(request: web.Request) -> web.Response:
     etag = f'"{file.token[:16]}-{file.id}"'  # outputs never change: a stable validator
     if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
         return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    require_connected(request.app[NATS])  # 503 at once while NATS is away
     store = await request.app[NATS].jetstream().object_store(subjects.FILES_BUCKET)
     result = await store.get(file.object_name)
     data = bytes(result.data or b"")

@@ -13,6 +13,7 @@ from nats.js.api import DeliverPolicy
 from sqlalchemy import delete
 
 from qhana.bus import subjects
+from qhana.bus.connection import require_connected
 from qhana.bus.publish import publish_event
 from qhana.db.projector import apply_event
 from qhana.db.tables import webhooks
@@ -131,6 +132,7 @@ async def cancel_task(request: web.Request) -> web.Response:
     if task.status.finished:
         return error_response(409, f"The task has already finished with status {task.status}.")
     nc = request.app[NATS]
+    require_connected(nc)  # 503 at once while NATS is away
     reason = "Cancelled by request."
     # the marker first: a worker that fetches the task later must not start it at all
     state = await nc.jetstream().key_value(subjects.STATE_BUCKET)
@@ -187,6 +189,7 @@ async def task_events(request: web.Request) -> web.StreamResponse:
         meta = msg.metadata  # type: ignore[attr-defined]
         await queue.put((int(meta.sequence.stream), msg.data))  # type: ignore[attr-defined]
 
+    require_connected(request.app[NATS])  # 503 at once while NATS is away
     js = request.app[NATS].jetstream()
     sub = await js.subscribe(
         subjects.event(task.id),

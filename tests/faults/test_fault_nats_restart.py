@@ -37,21 +37,32 @@ def database_url() -> None:
     return None
 
 
-async def _post_while_away(roles: Roles) -> None:
-    """A processing request while NATS is down: 503 + Retry-After quickly, JSON body."""
-    started = time.perf_counter()
-    async with roles.http.post(
-        f"{roles.base}plugins/{LOAD}/process/", data={"seconds": "0"}, allow_redirects=False
-    ) as resp:
-        assert resp.status == 503, await resp.text()
-        assert resp.headers["Retry-After"] == "2"
-        assert resp.headers["Content-Type"] == "application/json"
-        assert await resp.json() == {
-            "code": 503,
-            "status": "Service Unavailable",
-            "message": "The message bus is unavailable; retry shortly.",
-        }
-    assert time.perf_counter() - started < 2.0  # fails fast, does not hang
+async def _requests_while_away(roles: Roles, task_id: int) -> None:
+    """While NATS is down: submitting, downloading a file, cancelling and SSE answer 503 +
+    Retry-After at once with the JSON error; reads of SQL keep working."""
+    async with roles.http.get(f"{roles.base}tasks/{task_id}/") as resp:
+        assert resp.status == 200  # reads come from SQL
+        doc = await resp.json()
+    calls = [
+        ("POST", f"{roles.base}plugins/{LOAD}/process/", {"data": {"seconds": "0"}}),
+        ("POST", f"{roles.base}tasks/{task_id}/cancel/", {}),
+        ("GET", f"{roles.base}tasks/{task_id}/events", {}),
+    ]
+    calls.append(("GET", doc["outputs"][0]["href"], {}))  # the file is in the Object Store
+    for method, url, kwargs in calls:
+        started = time.perf_counter()
+        async with roles.http.request(method, url, allow_redirects=False, **kwargs) as resp:
+            assert resp.status in (503, 409), (url, await resp.text())
+            if resp.status == 409:
+                continue  # cancel of a task that has already finished: no NATS needed
+            assert resp.headers["Retry-After"] == "2"
+            assert resp.headers["Content-Type"] == "application/json"
+            assert await resp.json() == {
+                "code": 503,
+                "status": "Service Unavailable",
+                "message": "The message bus is unavailable; retry shortly.",
+            }
+        assert time.perf_counter() - started < 2.0, url  # fails fast, does not hang
 
 
 async def _submit_honouring_retry_after(roles: Roles, count: int, sink: list[int]) -> None:
@@ -79,10 +90,9 @@ async def _restart_run(tmp_path: Path, database_url: str | None, batch: int, res
                 await _submit_honouring_retry_after(roles, batch, ids)
                 # restart while tasks of this batch are running
                 await watcher.until_count(LOAD, len(ids) - batch // 2, running=True, timeout_s=60)
+                finished = min(await watcher.finished(ids))  # one with an output file
                 await roles.stop_nats()
-                await _post_while_away(roles)
-                async with roles.http.get(f"{roles.base}tasks/{ids[0]}/") as resp:
-                    assert resp.status == 200  # reads come from SQL and keep working
+                await _requests_while_away(roles, finished)
                 await roles.start_nats()
             await _submit_honouring_retry_after(roles, batch, ids)
             await watcher.until_finished(ids, timeout_s=60 + 2 * len(ids))
