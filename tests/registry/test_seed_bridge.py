@@ -27,7 +27,9 @@ def _metadata(name: str) -> dict[str, Any]:
             "href": "./process/",
             "uiHref": "ui/",
             "dataInput": [{"dataType": "entity", "contentType": ["text/csv"], "required": True}],
-            "dataOutput": [{"dataType": "entity/list", "contentType": ["application/json"]}],
+            "dataOutput": [
+                {"dataType": "entity/list", "contentType": ["application/json"], "name": "out"}
+            ],
             "pluginDependencies": [],
         },
     }
@@ -102,6 +104,14 @@ async def test_seed_bridge(
         assert data["entryPoint"]["href"] == root + "process/"
         assert data["entryPoint"]["uiHref"] == root + "ui/"
         assert data["entryPoint"]["dataInput"][0]["dataType"] == "entity/*"
+        assert data["entryPoint"]["dataOutput"] == [
+            {
+                "dataType": "entity/list",
+                "contentType": ["application/json"],
+                "required": False,
+                "name": "out",
+            }
+        ]
         by_url = await watch.get(f"{stack.base}api/plugins/?url={root}")
         assert by_url["data"]["collectionSize"] == 1
         async with stack.http.get(f"{stack.base}plugins/?all=1") as resp:

@@ -90,6 +90,8 @@ def _data(spec: DataSpec, *, output: bool) -> dict[str, Any]:
     }
     if not output:
         out["parameter"] = spec.parameter or ""
+    elif spec.name:  # upstream stores but drops it (spec §9.5)
+        out["name"] = spec.name
     return out
 
 
