@@ -110,6 +110,7 @@ ROWS: tuple[Row, ...] = (
         "1,107",
         _at_least("plugins_get_per_s", 5000),
     ),
+    Row("  server CPU per plugins GET", "plugins_get_cpu_ms", None, "ms", "-", "-", None),
     Row("GET /tasks/<id>/", "task_get_per_s", None, "req/s", "-", "-", None),
     Row("  server CPU per task GET", "task_get_cpu_ms", None, "ms", "-", "~1.7", None),
     Row("start -> ready", "start_to_ready_s", None, "s", "-", "-", None),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Exists, Table, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qhana.db.tables import task_files, task_log, task_steps, tasks
@@ -63,19 +64,36 @@ def _file(row: Any) -> FileView:
     )
 
 
+def _has(table: Table, task_id: int) -> Exists:
+    return exists().where(table.c.task_id == task_id)
+
+
 async def load_task(conn: AsyncConnection, task_id: int) -> TaskView | None:
-    row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
+    """The task row says which child tables have rows, so a pending task is one query."""
+    query = select(
+        tasks,
+        _has(task_log, task_id).label("has_log"),
+        _has(task_steps, task_id).label("has_steps"),
+        _has(task_files, task_id).label("has_files"),
+    ).where(tasks.c.id == task_id)
+    row = (await conn.execute(query)).first()
     if row is None:
         return None
-    lines = await conn.scalars(
-        select(task_log.c.text).where(task_log.c.task_id == task_id).order_by(task_log.c.seq)
-    )
-    steps = await conn.execute(
-        select(task_steps).where(task_steps.c.task_id == task_id).order_by(task_steps.c.seq)
-    )
-    files = await conn.execute(
-        select(task_files).where(task_files.c.task_id == task_id).order_by(task_files.c.id)
-    )
+    lines: Iterable[str] = ()
+    steps: Iterable[Any] = ()
+    files: Iterable[Any] = ()
+    if row.has_log:
+        lines = await conn.scalars(
+            select(task_log.c.text).where(task_log.c.task_id == task_id).order_by(task_log.c.seq)
+        )
+    if row.has_steps:
+        steps = await conn.execute(
+            select(task_steps).where(task_steps.c.task_id == task_id).order_by(task_steps.c.seq)
+        )
+    if row.has_files:
+        files = await conn.execute(
+            select(task_files).where(task_files.c.task_id == task_id).order_by(task_files.c.id)
+        )
     progress = None
     if row.progress_value is not None:
         progress = (row.progress_value, row.progress_start, row.progress_target, row.progress_unit)
