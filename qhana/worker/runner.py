@@ -66,12 +66,17 @@ class TaskLoop:
         self._state = state
         self._files = files
         self._running: dict[int, WorkerContext] = {}
+        self._running_plugins: dict[int, str] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self.handled = 0
 
     @property
     def running(self) -> int:
         return len(self._running)
+
+    def running_plugins(self) -> list[str]:
+        """``<plugin> (task <id>)`` of every task running now (named by the loop watchdog)."""
+        return [f"{p} (task {t})" for t, p in sorted(self._running_plugins.items())]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and run commands until ``stop`` is set, then drain what is in flight."""
@@ -169,6 +174,7 @@ class TaskLoop:
             policy=self._url_policy,
         )
         self._running[task_id] = ctx
+        self._running_plugins[task_id] = cmd.plugin
         ticker = asyncio.create_task(self._keep_alive(msg))
         started = time.perf_counter()
         try:
@@ -179,6 +185,7 @@ class TaskLoop:
         finally:
             ticker.cancel()
             self._running.pop(task_id, None)
+            self._running_plugins.pop(task_id, None)
         await settle_message(msg, outcome)
         self.handled += 1
         bound.info(

@@ -19,6 +19,7 @@ from qhana.worker.periodic import start_periodic
 from qhana.worker.presence import Presence
 from qhana.worker.runner import TaskLoop
 from qhana.worker.url_policy import UrlPolicy
+from qhana.worker.watchdog import watch_loop
 
 __all__ = ["discover_plugins", "run_worker"]
 
@@ -83,6 +84,7 @@ async def run_worker(
             replicas=settings.nats.replicas,
             stop=stop,
         )
+        watchdog = asyncio.create_task(watch_loop(loop.running_plugins))
         log.info("worker.ready", queue=queue, runner_id=settings.runner_id, plugins=len(offered))
         if ready is not None:
             ready.set()
@@ -90,6 +92,7 @@ async def run_worker(
             await loop.run(stop)
         finally:
             beats.cancel()
+            watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beats
             if periodic is not None:

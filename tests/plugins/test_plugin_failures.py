@@ -220,3 +220,44 @@ async def test_timed_out_sync_handler_frees_its_thread(tmp_path: Path) -> None:
         assert upload["status"] == "FAILURE"  # ran (in the one thread), no file given
     finally:
         await stack.close()
+
+
+SLOTH = """
+import time
+
+from qhana.sdk import Plugin, PluginInput, PluginType, TaskContext
+
+
+class In(PluginInput):
+    pass
+
+
+async def run(ctx: TaskContext, params: In) -> str:
+    time.sleep(1.6)  # wrong on purpose: blocks the event loop
+    return "woke up"
+
+
+plugin = Plugin(
+    name="sloth", version="v1.0.0", title="sloth", description="blocks the loop",
+    type=PluginType.PROCESSING, input_model=In, handler=run,
+)
+"""
+
+
+async def test_blocking_async_handler_is_named_in_the_log(tmp_path: Path) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "sloth.py").write_text(SLOTH)
+    settings = Settings.model_validate({"heartbeat_interval_s": 0.2, "plugin_folders": str(folder)})
+    stack = await start_stack(tmp_path / "data", settings)
+    try:
+        with capture_logs() as logs:
+            task_id = await stack.submit("sloth@v1-0-0")
+            doc = await stack.finished(task_id)
+        assert (doc["status"], doc["log"]) == ("SUCCESS", "woke up")
+    finally:
+        await stack.close()
+    named = f"sloth@v1-0-0 (task {task_id})"
+    blocked = [e for e in logs if e["event"] == "worker.loop_blocked" and named in e["running"]]
+    assert blocked, [e for e in logs if e["log_level"] == "warning"]
+    assert blocked[0]["log_level"] == "warning" and blocked[0]["lag_s"] > 1.0
