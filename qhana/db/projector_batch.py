@@ -83,9 +83,19 @@ class _Plan:
     succeeded: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _dialect(conn: AsyncConnection) -> Any:
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
+_IGNORE_CACHE: dict[tuple[str, str], Any] = {}  # statements only: built once, immutable
+
+
 def _insert_ignore(conn: AsyncConnection, table: Table) -> Any:
-    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+    key = (conn.dialect.name, table.name)
+    stmt = _IGNORE_CACHE.get(key)
+    if stmt is None:
+        stmt = _IGNORE_CACHE[key] = _dialect(conn).insert(table).on_conflict_do_nothing()
+    return stmt
 
 
 async def _many(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
@@ -303,8 +313,7 @@ def _purge(table: Table) -> Any:
     )
 
 
-def _accepted_upsert(conn: AsyncConnection) -> Any:
-    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+def _build_accepted_upsert(module: Any) -> Any:
     stmt = module.insert(tasks)
     filled = ("plugin", "plugin_name", "plugin_version", "params", "created_at")
     return stmt.on_conflict_do_update(
@@ -312,6 +321,17 @@ def _accepted_upsert(conn: AsyncConnection) -> Any:
         set_={name: stmt.excluded[name] for name in filled},
         where=tasks.c.plugin.is_(None),
     )
+
+
+# building ``excluded`` aliases the table (column proxies): ~4% of a submit's CPU per call
+_ACCEPTED_UPSERT = {
+    "postgresql": _build_accepted_upsert(postgresql),
+    "sqlite": _build_accepted_upsert(sqlite),
+}
+
+
+def _accepted_upsert(conn: AsyncConnection) -> Any:
+    return _ACCEPTED_UPSERT[conn.dialect.name]
 
 
 async def _ensure_tasks(conn: AsyncConnection, plan: _Plan) -> None:
