@@ -1,4 +1,4 @@
-"""deploy/Containerfile (and its copy deploy/Dockerfile) and deploy/healthcheck.py."""
+"""deploy/Containerfile (deploy/Dockerfile links to it) and deploy/healthcheck.py."""
 
 from __future__ import annotations
 
