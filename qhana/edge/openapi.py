@@ -9,6 +9,7 @@ schema). The Swagger UI assets are the ones aiohttp-apigami ships: no CDN.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,43 @@ def setup_openapi(app: web.Application) -> None:
             plugins=(ApigamiPlugin(schema_name_resolver=resolver),),
         )
         RouteProcessor(spec).register_routes(app)
-        app[STATIC_DOC] = make_json_serializable(spec.to_dict())
+        doc = make_json_serializable(spec.to_dict())
+        _add_undecorated(app, doc.setdefault("paths", {}))
+        app[STATIC_DOC] = doc
 
     app.on_startup.append(_build)
     app.router.add_get(SPEC_PATH, api_spec)
     app.router.add_get(SWAGGER_PATH, swagger_ui)
     app.router.add_static(SWAGGER_ASSETS, SWAGGER_DIR)
+
+
+_METHODS = frozenset({"get", "post", "put", "patch", "delete"})
+_SKIPPED = ("/api-spec.json", "/swagger-ui/")  # the document itself and its viewer
+
+
+def _add_undecorated(app: web.Application, paths: dict[str, Any]) -> None:
+    """Routes without apigami decorators (e.g. the registry API) still get an operation:
+    summary from the handler's docstring, path parameters, a default response. (``*``
+    routes, the micro-frontends and steps, are documented per plugin instead.)"""
+    for route in app.router.routes():
+        method = route.method.lower()
+        resource = route.resource
+        if method not in _METHODS or resource is None or isinstance(resource, web.StaticResource):
+            continue
+        path = resource.canonical
+        if path.startswith(_SKIPPED) or method in paths.get(path, {}):
+            continue
+        doc = (getattr(route.handler, "__doc__", None) or "").strip()
+        names = re.findall(r"{(\w+)}", path)
+        paths.setdefault(path, {})[method] = {
+            "tags": [path.strip("/").split("/")[0] or "root"],
+            "summary": doc.splitlines()[0] if doc else f"{method.upper()} {path}",
+            "parameters": [
+                {"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
+                for n in names
+            ],
+            "responses": {"default": {"description": "see the route's specification"}},
+        }
 
 
 async def api_spec(request: web.Request) -> web.Response:

@@ -50,6 +50,7 @@ async def test_document_covers_runner_and_plugin_routes(stack: Stack) -> None:
     assert doc["openapi"].startswith("3.")
     assert doc["info"]["title"] == "QHAna plugin runner api."
     assert RUNNER_PATHS <= set(doc["paths"])
+    assert {"/healthz", "/readyz", "/api/"} <= set(doc["paths"])  # undecorated routes too
     task = doc["paths"]["/tasks/{task_id}/"]["get"]
     assert task["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/TaskStatus"
