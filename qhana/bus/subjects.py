@@ -23,6 +23,7 @@ __all__ = [
     "cancelled_marker",
     "event",
     "heartbeat",
+    "plugin_static_object",
     "queue_consumer",
     "queue_filter",
     "recorded",
@@ -76,6 +77,11 @@ def withdraw(runner_id: str) -> str:
 
 def heartbeat(runner_id: str) -> str:
     return f"qhana.plugins.heartbeat.{subject_token(runner_id)}"
+
+
+def plugin_static_object(identifier: str, path: str) -> str:
+    """Object name (in ``FILES_BUCKET``) of a static file of a plugin."""
+    return f"plugins/{identifier}/static/{path}"
 
 
 def recorded(task_id: int) -> str:

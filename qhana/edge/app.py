@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qhana.bus import connect
 from qhana.db.engine import create_engine
-from qhana.edge import routes_files, routes_plugins, routes_root, routes_tasks
+from qhana.edge import custom_ui, routes_files, routes_plugins, routes_root, routes_tasks
 from qhana.edge.auth import auth_middleware, setup_auth
 from qhana.edge.catalogue_cache import CatalogueCache
 from qhana.edge.group_commit import GroupCommit
@@ -75,7 +75,7 @@ def create_app(
                 await app[ENGINE].dispose()
 
     app.cleanup_ctx.append(_resources)
-    for module in (routes_root, routes_plugins, routes_tasks, routes_files):
+    for module in (routes_root, routes_plugins, routes_tasks, routes_files, custom_ui):
         app.router.add_routes(module.routes)
     for table in REGISTRY_ROUTES:  # the registry API under /api/
         app.router.add_routes(table)

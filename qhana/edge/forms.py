@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from qhana.edge._form_fields import FieldSpec, attrs, field_specs, render_control
 
-__all__ = ["FormPage", "render_form_page"]
+__all__ = ["FormPage", "render_form_fragment", "render_form_page"]
 
 _TOKEN = re.compile(r"`([^`\n]+)`|\[([^\]\n]+)\]\(([^)\s]+)\)")
 _STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
@@ -71,6 +71,11 @@ def render_form_page(page: FormPage) -> str:
             "",
         ]
     )
+
+
+def render_form_fragment(page: FormPage) -> str:
+    """Help and form of the stock page, for a plugin's own page template (``$form``)."""
+    return "\n".join(part for part in (_help(page), _form(page)) if part)
 
 
 def _markdown(text: str) -> str:

@@ -16,6 +16,7 @@ from qhana.edge.api_schemas import (
     PluginMetadataSchema,
     PluginPathSchema,
 )
+from qhana.edge.custom_ui import plugin_static_url, render_custom_page
 from qhana.edge.forms import FormPage, render_form_page
 from qhana.edge.forms_io import read_form
 from qhana.edge.ids import path_id
@@ -121,7 +122,12 @@ def _page(
         valid=valid,
         static_prefix=static_prefix,
     )
-    return web.Response(text=render_form_page(page), content_type="text/html", charset="utf-8")
+    if info.ui_template and step is None:  # the plugin's own page (data, not code)
+        static_url = plugin_static_url(static_prefix.removesuffix("/static"), info.identifier)
+        text = render_custom_page(page, info.ui_template, static_url)
+    else:
+        text = render_form_page(page)
+    return web.Response(text=text, content_type="text/html", charset="utf-8")
 
 
 async def _form_of(request: web.Request) -> FormValues:

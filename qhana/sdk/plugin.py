@@ -6,6 +6,7 @@ import builtins
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -120,6 +121,8 @@ class Plugin:
     requirements: Sequence[str] = ()
     upload_fields: Sequence[str] = ()
     periodic: Sequence[Periodic] = ()
+    ui_template: str | None = None
+    static_dir: Path | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -133,6 +136,8 @@ class Plugin:
         ids = [s.step_id for s in self.steps]
         if len(set(ids)) != len(ids):
             raise PluginError(f"plugin {self.name}: duplicate step ids {ids}")
+        if self.static_dir is not None and not Path(self.static_dir).is_dir():
+            raise PluginError(f"plugin {self.name}: static_dir {self.static_dir} is no folder")
         jobs = [p.name for p in self.periodic]
         if len(set(jobs)) != len(jobs):
             raise PluginError(f"plugin {self.name}: duplicate periodic jobs {jobs}")
@@ -167,4 +172,17 @@ class Plugin:
             links=list(self.links),
             steps=[s.spec() for s in self.steps],
             upload_fields=list(self.upload_fields),
+            ui_template=self.ui_template,
+            static_files=self.static_files(),
+        )
+
+    def static_files(self) -> list[str]:
+        """Paths (posix, relative to ``static_dir``) of the plugin's static files."""
+        if self.static_dir is None:
+            return []
+        root = Path(self.static_dir)
+        return sorted(
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
         )

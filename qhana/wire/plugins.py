@@ -81,6 +81,10 @@ class PluginInfo(_Wire):
     links: list[LinkSpec] = Field(default_factory=list)
     steps: list[StepSpec] = Field(default_factory=list)
     upload_fields: list[str] = Field(default_factory=list)
+    # a custom micro-frontend page (string.Template HTML, rendered by the edge as data, never
+    # code) and the plugin's static files (served from the Object Store ``qhana-files``)
+    ui_template: str | None = None
+    static_files: list[str] = Field(default_factory=list)
     # set only for plugins of unmodified upstream runners (the registry's seed bridge):
     # absolute plugin root, processing and micro-frontend URLs
     api_root: str | None = None

@@ -16,6 +16,7 @@ from qhana.worker.git_plugins import sync_git_plugins
 from qhana.worker.loader import LoadedPlugins, default_plugin_dir, load_plugins
 from qhana.worker.micro import start_micro, stop_micro
 from qhana.worker.periodic import start_periodic
+from qhana.worker.plugin_static import publish_static_files
 from qhana.worker.presence import Presence
 from qhana.worker.runner import TaskLoop
 from qhana.worker.url_policy import UrlPolicy
@@ -72,6 +73,8 @@ async def run_worker(
             interval_s=settings.heartbeat_interval_s,
             running=lambda: loop.running,
         )
+        files = await js.object_store(subjects.FILES_BUCKET)
+        loaded.errors.extend(await publish_static_files(files, offered.values()))
         await presence.announce([p.info() for p in offered.values()], loaded.errors)
         beats = asyncio.create_task(presence.beat_forever())
         infos = [p.info() for p in offered.values()]
