@@ -88,16 +88,26 @@ class Watch:
             return body
 
     async def until(
-        self, url: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 30
+        self, url: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 60
     ) -> dict[str, Any]:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                while not self.changes.empty():
-                    self.changes.get_nowait()
-                body = await self.get(url)
-                if predicate(body):
-                    return body
-                await self.changes.get()
+        last: dict[str, Any] | None = None
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    while not self.changes.empty():
+                        self.changes.get_nowait()
+                    last = await self.get(url)
+                    if predicate(last):
+                        return last
+                    await self.changes.get()
+        except TimeoutError:
+            seen = [
+                (e["data"].get("identifier"), e["data"].get("runners"))
+                for e in (last or {}).get("embedded", [])
+            ]
+            raise AssertionError(
+                f"{url}: condition not met in {timeout_s}s; last: {seen}"
+            ) from None
 
 
 def names(page: dict[str, Any]) -> list[str]:
