@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import nats
 import pytest
 from conftest import (
     FIXTURE_PLUGINS,
@@ -23,6 +24,7 @@ from multidict import CIMultiDict
 from packaging.version import Version
 from support.stack import Stack, start_stack
 
+from qhana.bus import subjects
 from qhana.settings import Settings
 
 HELLO = "hello-world@v0-2-1"
@@ -291,7 +293,17 @@ async def test_step_routes_of_unknown_tasks_are_404(edge: Stack) -> None:
             _error(body, 404)
 
 
+async def _last_command_seq(edge: Stack) -> int:
+    nc = await nats.connect(edge.nats_url)
+    try:
+        info = await nc.jetstream().stream_info(subjects.TASKS_STREAM)
+        return int(info.state.last_seq)
+    finally:
+        await nc.close()
+
+
 async def test_validation_422_bodies(edge: Stack) -> None:
+    published = await _last_command_seq(edge)
     status, _, body = await _call(edge, "POST", f"/plugins/{TYPED}/process/", data={})
     assert status == 422
     assert body == {
@@ -308,6 +320,7 @@ async def test_validation_422_bodies(edge: Stack) -> None:
         "colour": ["Must be one of: red, green."],
         "verbose": ["Not a valid boolean."],
     }
+    assert await _last_command_seq(edge) == published  # nothing was published
 
 
 async def test_webhook_subscription_contract(edge: Stack) -> None:
