@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 HELLO = "hello-world@v0-2-1"
+MULTI = "hello-world-multi-step@v0-2-1"
 PLUGIN_UI = web.AppKey("plugin_ui", str)
 
 HOST_PAGE = """<!DOCTYPE html>
@@ -181,5 +182,48 @@ async def test_the_page_works_stand_alone(edge: Stack, browser: Browser) -> None
         assert match, page.url  # the browser followed the 303 to the task resource
         doc = await edge.finished(int(match.group(1)))
         assert doc["log"] == "result: 'plain output'"
+    finally:
+        await context.close()
+
+
+async def test_multi_step_task_driven_like_the_qhana_ui(
+    edge: Stack, host: str, browser: Browser
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        await page.goto(host)
+        await _message(page, "m => m === 'ui-loaded'")
+        await page.evaluate(  # the host shows the multi-step plugin instead
+            f"() => {{ window.received = []; "
+            f"document.getElementById('plugin').src = '{edge.base}plugins/{MULTI}/ui/'; }}"
+        )
+        await _message(page, "m => m === 'ui-loaded'")
+        frame = await _frame(page)
+        await frame.fill("#input_str", "first input")
+        await frame.click("button.qhana-form-submit[data-target='api']")
+        submitted = await _message(page, "m => m && m.type === 'form-submit'")
+        task_url = submitted["resultUrl"]
+        task_id = int(task_url.rstrip("/").rsplit("/", 1)[1])
+        doc = await edge.until(task_id, lambda d: "steps" in d)
+        step = doc["steps"][-1]
+        assert step["cleared"] is False
+
+        # the host shows the open step's micro-frontend; it is pre-filled from the task state
+        await page.evaluate(
+            f"() => {{ window.received = []; "
+            f"document.getElementById('plugin').src = '{step['uiHref']}'; }}"
+        )
+        await _message(page, "m => m === 'ui-loaded'")
+        frame = await _frame(page)
+        assert await frame.input_value("#input_str") == "Input from preprocessing: first input"
+        await frame.fill("#input_str", "second input")
+        await frame.click("button.qhana-form-submit[data-target='api']")
+        again = await _message(page, "m => m && m.type === 'form-submit'")
+        assert again["resultUrl"] == task_url
+        assert again["submitUrl"] == step["href"]
+        final = await edge.finished(task_id)
+        assert final["status"] == "SUCCESS" and final["steps"][-1]["cleared"] is True
     finally:
         await context.close()
