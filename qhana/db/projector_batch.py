@@ -26,14 +26,11 @@ histories):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
+from qhana.db.projector_sql import Plan, execute_plan, known
 from qhana.wire import (
     Accepted,
     Cancelled,
@@ -52,7 +49,6 @@ __all__ = ["FAST_KINDS", "apply_batch"]
 
 FAST_KINDS = (Accepted, Started, Progress, LogLine, Output, Succeeded, Failed)
 SlowPath = Callable[[AsyncConnection, TaskEvent, int], Awaitable[None]]
-_CHUNK = 400
 
 
 async def apply_batch(
@@ -63,66 +59,11 @@ async def apply_batch(
         return
     # what SQL already knows matters only to events other than ``accepted``
     others = {event.task_id for event, _ in events if not isinstance(event, Accepted)}
-    committed, finished = await _known(conn, others) if others else (set(), set())
+    committed, finished = await known(conn, others) if others else (set(), set())
     walk = _Walk(conn, slow, committed, finished)
     for event, seq in events:
         await walk.feed(event, seq)
     await walk.flush()
-
-
-@dataclass
-class _Plan:
-    accepted: list[dict[str, Any]] = field(default_factory=list)
-    task_ids: set[int] = field(default_factory=set)
-    started: list[dict[str, Any]] = field(default_factory=list)
-    progress: list[dict[str, Any]] = field(default_factory=list)
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    files: list[dict[str, Any]] = field(default_factory=list)
-    commits: list[dict[str, Any]] = field(default_factory=list)
-    finished: list[dict[str, Any]] = field(default_factory=list)
-    succeeded: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _dialect(conn: AsyncConnection) -> Any:
-    return postgresql if conn.dialect.name == "postgresql" else sqlite
-
-
-_IGNORE_CACHE: dict[tuple[str, str], Any] = {}  # statements only: built once, immutable
-
-
-def _insert_ignore(conn: AsyncConnection, table: Table) -> Any:
-    key = (conn.dialect.name, table.name)
-    stmt = _IGNORE_CACHE.get(key)
-    if stmt is None:
-        stmt = _IGNORE_CACHE[key] = _dialect(conn).insert(table).on_conflict_do_nothing()
-    return stmt
-
-
-async def _many(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _CHUNK):
-        await conn.execute(stmt, rows[start : start + _CHUNK])
-
-
-async def _known(
-    conn: AsyncConnection, task_ids: set[int]
-) -> tuple[set[tuple[int, int]], set[int]]:
-    """Commands already committed and tasks already finished, as SQL has them now."""
-    committed: set[tuple[int, int]] = set()
-    finished: set[int] = set()
-    ordered = sorted(task_ids)
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        rows = await conn.execute(
-            select(task_commits.c.task_id, task_commits.c.cmd_seq).where(
-                task_commits.c.task_id.in_(chunk)
-            )
-        )
-        committed.update((int(r.task_id), int(r.cmd_seq)) for r in rows)
-        done = await conn.execute(
-            select(tasks.c.id).where(tasks.c.id.in_(chunk), tasks.c.finished_at.is_not(None))
-        )
-        finished.update(int(r.id) for r in done)
-    return committed, finished
 
 
 def _log_row(event: TaskEvent, seq: int, text: str) -> dict[str, Any]:
@@ -135,7 +76,7 @@ def _log_row(event: TaskEvent, seq: int, text: str) -> dict[str, Any]:
     }
 
 
-def _plan_event(plan: _Plan, event: TaskEvent, seq: int) -> None:
+def _plan_event(plan: Plan, event: TaskEvent, seq: int) -> None:
     """One event of an uncommitted command (after the commit check)."""
     match event:
         case Started():
@@ -173,7 +114,7 @@ def _plan_event(plan: _Plan, event: TaskEvent, seq: int) -> None:
             _plan_end(plan, event, seq)
 
 
-def _plan_end(plan: _Plan, event: Succeeded | Failed, seq: int) -> None:
+def _plan_end(plan: Plan, event: Succeeded | Failed, seq: int) -> None:
     plan.commits.append(
         {"task_id": event.task_id, "cmd_seq": event.cmd_seq, "attempt": event.attempt}
     )
@@ -223,7 +164,7 @@ class _Walk:
         self._committed = committed
         self._finished = finished
         self._ended: set[int] = set()  # tasks with an ending event in the pending plan
-        self._plan = _Plan()
+        self._plan = Plan()
 
     def _exact(self, event: TaskEvent) -> bool:
         """Events whose effect depends on their order with the pending plan or on settings
@@ -255,117 +196,7 @@ class _Walk:
         _plan_event(self._plan, event, seq)
 
     async def flush(self) -> None:
-        plan, self._plan = self._plan, _Plan()
+        plan, self._plan = self._plan, Plan()
         self._finished |= self._ended
         self._ended = set()
-        await _execute(self._conn, plan)
-
-
-_STARTED = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"), tasks.c.started_at.is_(None))
-    .values(started_at=bindparam("b_at"))
-)
-_PROGRESS = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"), tasks.c.progress_seq < bindparam("b_seq"))
-    .values(
-        progress_value=bindparam("b_value"),
-        progress_start=bindparam("b_start"),
-        progress_target=bindparam("b_target"),
-        progress_unit=bindparam("b_unit"),
-        progress_seq=bindparam("b_seq"),
-    )
-)
-_STEPS_CLEARED = (
-    update(task_steps)
-    .where(task_steps.c.task_id == bindparam("b_id"), task_steps.c.cleared.is_(False))
-    .values(cleared=True)
-)
-_FINISH = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"), tasks.c.finished_at.is_(None))
-    .values(
-        status=bindparam("b_status", type_=tasks.c.status.type),
-        finished_at=bindparam("b_at", type_=tasks.c.finished_at.type),
-        failure_reason=bindparam("b_reason", type_=tasks.c.failure_reason.type),
-    )
-)
-_PROGRESS_DONE = (
-    update(tasks)
-    .where(
-        tasks.c.id == bindparam("b_id"),
-        tasks.c.progress_value.is_not(None),
-        tasks.c.progress_value != 0,
-    )
-    .values(progress_value=tasks.c.progress_target)
-)
-
-
-def _purge(table: Table) -> Any:
-    """Rows of the other attempts of a command that has just been committed."""
-    return delete(table).where(
-        and_(
-            table.c.task_id == bindparam("b_task"),
-            table.c.cmd_seq == bindparam("b_cmd"),
-            table.c.attempt != bindparam("b_attempt"),
-        )
-    )
-
-
-def _build_accepted_upsert(module: Any) -> Any:
-    stmt = module.insert(tasks)
-    filled = ("plugin", "plugin_name", "plugin_version", "params", "created_at")
-    return stmt.on_conflict_do_update(
-        index_elements=[tasks.c.id],
-        set_={name: stmt.excluded[name] for name in filled},
-        where=tasks.c.plugin.is_(None),
-    )
-
-
-# building ``excluded`` aliases the table (column proxies): ~4% of a submit's CPU per call
-_ACCEPTED_UPSERT = {
-    "postgresql": _build_accepted_upsert(postgresql),
-    "sqlite": _build_accepted_upsert(sqlite),
-}
-
-
-def _accepted_upsert(conn: AsyncConnection) -> Any:
-    return _ACCEPTED_UPSERT[conn.dialect.name]
-
-
-async def _ensure_tasks(conn: AsyncConnection, plan: _Plan) -> None:
-    if plan.accepted:  # insert, or fill in a row that worker events created first
-        await _many(conn, _accepted_upsert(conn), plan.accepted)
-    bare = sorted(plan.task_ids - {row["id"] for row in plan.accepted})
-    if bare:
-        rows = [{"id": task_id, "status": TaskStatus.PENDING} for task_id in bare]
-        await _many(conn, _insert_ignore(conn, tasks), rows)
-
-
-async def _execute(conn: AsyncConnection, plan: _Plan) -> None:
-    if not plan.task_ids:
-        return
-    await _ensure_tasks(conn, plan)
-    if plan.started:
-        await _many(conn, _STARTED, plan.started)
-    if plan.progress:
-        await _many(conn, _PROGRESS, plan.progress)
-    if plan.logs:
-        await _many(conn, _insert_ignore(conn, task_log), plan.logs)
-    if plan.files:
-        await _many(conn, _insert_ignore(conn, task_files), plan.files)
-    if plan.commits:
-        await _many(conn, _insert_ignore(conn, task_commits), plan.commits)
-        purge = [
-            {"b_task": c["task_id"], "b_cmd": c["cmd_seq"], "b_attempt": c["attempt"]}
-            for c in plan.commits
-        ]
-        await _many(conn, _purge(task_log), purge)
-        await _many(conn, _purge(task_files), purge)
-    if plan.succeeded:
-        await _many(conn, _STEPS_CLEARED, plan.succeeded)
-    if plan.finished:
-        await _many(conn, _FINISH, plan.finished)
-    if plan.succeeded:
-        await _many(conn, _PROGRESS_DONE, plan.succeeded)
+        await execute_plan(self._conn, plan)
