@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(
         default=5.0, gt=0, validation_alias=AliasChoices("QHANA_WEBHOOK_TIMEOUT_S")
     )
+    # the upstream runner's URL_REWRITE_RULES: applied by workers before URL_MAP_FROM_LOCALHOST
+    url_map: str = Field(default="", validation_alias=AliasChoices("QHANA_URL_MAP", "URL_MAP"))
     # --- registry (upstream names accepted; see README "Registry") ---
     registry_env: dict[str, str] = Field(
         default_factory=_env_preloads, validation_alias=AliasChoices("QHANA_REGISTRY_ENV")

@@ -20,18 +20,13 @@ class UrlRewriter:
         self._rules = [(re.compile(k), str(v)) for k, v in (rules or {}).items()]
 
     @classmethod
-    def parse(cls, raw: str | None) -> UrlRewriter:
-        """From the setting's text; empty means no rules. Raises ValueError on bad input."""
-        if raw is None or not raw.strip():
-            return cls()
+    def parse(cls, *raws: str | None) -> UrlRewriter:
+        """From settings' texts, their rules in order; empty means none. ValueError if bad."""
+        rules: dict[str, str] = {}
+        for raw in raws:
+            rules.update(_rules(raw))
         try:
-            rules = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"a URL map must be JSON: {exc}") from exc
-        if not isinstance(rules, dict):
-            raise ValueError('a URL map must be a JSON object {"<regex>": "<replacement>"}')
-        try:
-            return cls({str(k): str(v) for k, v in rules.items()})
+            return cls(rules)
         except re.error as exc:
             raise ValueError(f"invalid regex in URL map: {exc}") from exc
 
@@ -42,3 +37,15 @@ class UrlRewriter:
         for pattern, replacement in self._rules:
             url = pattern.sub(replacement, url)
         return url
+
+
+def _rules(raw: str | None) -> dict[str, str]:
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        rules = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"a URL map must be JSON: {exc}") from exc
+    if not isinstance(rules, dict):
+        raise ValueError('a URL map must be a JSON object {"<regex>": "<replacement>"}')
+    return {str(k): str(v) for k, v in rules.items()}

@@ -63,7 +63,7 @@ async def run_worker(
             pool=pool,
             state=await js.key_value(subjects.STATE_BUCKET),
             files=await js.object_store(subjects.FILES_BUCKET),
-            rewrite=UrlRewriter.parse(settings.url_map_from_localhost),
+            rewrite=UrlRewriter.parse(settings.url_map, settings.url_map_from_localhost),
             url_policy=UrlPolicy.from_settings(settings),
         )
         presence = Presence(

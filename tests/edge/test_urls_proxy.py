@@ -48,6 +48,9 @@ def test_url_map_rules_apply_in_order() -> None:
     assert rewrite("http://localhost:5005/files/1/") == "http://e2:5005/files/1/"
     assert rewrite("https://other.example/x") == "https://other.example/x"
     assert not UrlRewriter.parse("") and not UrlRewriter.parse(None)
+    both = UrlRewriter.parse('{"^a": "b"}', '{"^b": "c"}')  # URL_MAP, then FROM_LOCALHOST
+    assert both("a://x") == "c://x"
+    assert Settings.model_validate({"URL_MAP": '{"x": "y"}'}).url_map == '{"x": "y"}'
     for bad in ("[1, 2]", "{", '{"(": "x"}'):
         with pytest.raises(ValueError):
             UrlRewriter.parse(bad)
