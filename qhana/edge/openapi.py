@@ -82,6 +82,10 @@ def setup_openapi(app: web.Application) -> None:
             openapi_version="3.0.2",
             plugins=(ApigamiPlugin(schema_name_resolver=resolver),),
         )
+        for scheme in ("jwt", "jwt-refresh-token"):  # declared as upstream does (not enforced)
+            spec.components.security_scheme(
+                scheme, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            )
         RouteProcessor(spec).register_routes(app)
         doc = make_json_serializable(spec.to_dict())
         _add_undecorated(app, doc.setdefault("paths", {}))

@@ -49,6 +49,7 @@ async def test_document_covers_runner_and_plugin_routes(stack: Stack) -> None:
     doc = await _doc(stack)
     assert doc["openapi"].startswith("3.")
     assert doc["info"]["title"] == "QHAna plugin runner api."
+    assert set(doc["components"]["securitySchemes"]) == {"jwt", "jwt-refresh-token"}
     assert RUNNER_PATHS <= set(doc["paths"])
     assert {"/healthz", "/readyz", "/api/"} <= set(doc["paths"])  # undecorated routes too
     task = doc["paths"]["/tasks/{task_id}/"]["get"]
