@@ -17,6 +17,7 @@ from qhana.db import create_engine, upgrade_database
 from qhana.db.catalogue import list_catalogue
 from qhana.edge.app import create_app
 from qhana.logging import get_logger
+from qhana.loop import freeze_startup_objects
 from qhana.metrics import Metrics
 from qhana.recorder import run_recorder
 from qhana.registry import run_registry
@@ -130,6 +131,7 @@ async def run_up(
             runner = await serve_edge(app, host, port)
             await _first_of(worker_ready.wait(), roles)
             await _wait_listed(settings)
+            freeze_startup_objects()
             announce(f"qhana nats: {nats_url}")
             announce(f"qhana ready: http://{host}:{bound_port(runner)}/")
             sys.stdout.flush()
