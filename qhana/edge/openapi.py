@@ -193,6 +193,7 @@ def plugin_paths(info: PluginInfo) -> dict[str, Any]:
     content["multipart/form-data"] = {"schema": body}
     tags = [info.identifier]
     not_found = {"description": "unknown plugin", "content": _json(_ERROR_REF)}
+    bad_form = {"description": "not a well-formed form body", "content": _json(_ERROR_REF)}
     process = {
         "tags": tags,
         "summary": f"Start {info.title}",
@@ -203,11 +204,16 @@ def plugin_paths(info: PluginInfo) -> dict[str, Any]:
                 "description": "task accepted; Location is /tasks/<id>/",
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
+            "400": bad_form,
             "404": not_found,
             "422": {"description": "invalid form field", "content": _json(_ERROR_REF)},
         },
     }
-    page = {"200": {"description": "the micro-frontend", "content": _HTML}, "404": not_found}
+    page = {
+        "200": {"description": "the micro-frontend", "content": _HTML},
+        "400": bad_form,
+        "404": not_found,
+    }
     ui = {
         "get": {"tags": tags, "summary": f"{info.title} micro-frontend", "responses": page},
         "post": {
@@ -229,6 +235,7 @@ def _step_paths(info: PluginInfo, step_id: str, body: dict[str, Any]) -> dict[st
     content = {"application/x-www-form-urlencoded": {"schema": body}}
     tags = [info.identifier]
     errors = {
+        "400": {"description": "not a well-formed form body", "content": _json(_ERROR_REF)},
         "404": {"description": "unknown task", "content": _json(_ERROR_REF)},
         "409": {"description": "the step is not open", "content": _json(_ERROR_REF)},
         "422": {"description": "invalid form field", "content": _json(_ERROR_REF)},

@@ -180,6 +180,7 @@ async def plugin_ui(request: web.Request) -> web.Response:
     responses={303: {"description": "Location: /tasks/<id>/"}},
 )
 @match_info_schema(PluginPathSchema)
+@response_schema(ErrorSchema, 400)
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 422)
 async def plugin_process(request: web.Request) -> web.Response:

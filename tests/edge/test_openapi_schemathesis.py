@@ -1,6 +1,7 @@
 """``/api-spec.json`` (OpenAPI 3) and ``/swagger-ui/``; schemathesis against the served document.
 
-Schemathesis is synchronous (requests), so it runs in a thread while the stack serves on the
+Checks: no 5xx, responses match their schema, every status code is documented. Schemathesis
+is synchronous (requests), so it runs in a thread while the stack serves on the
 loop. Bounded: a few examples per operation, only the runner routes and the demo plugins (other
 plugins fetch input URLs or need heavy libraries).
 """
@@ -15,7 +16,10 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
 from support.stack import Stack
 
 HELLO = "hello-world@v0-2-1"
@@ -105,7 +109,8 @@ def _fuzz(spec_url: str, base_url: str) -> list[str]:
                 base_url=base_url, session=session, allow_redirects=False, timeout=20
             )
             case.validate_response(
-                response, checks=[not_a_server_error, response_schema_conformance]
+                response,
+                checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
             )
 
         try:
