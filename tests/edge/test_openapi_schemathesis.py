@@ -66,7 +66,7 @@ async def test_document_covers_runner_and_plugin_routes(stack: Stack) -> None:
     form = process["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["required"] == ["inputStr"]
     assert form["properties"]["inputStr"]["type"] == "string"
-    assert set(process["responses"]) == {"303", "404", "422"}
+    assert set(process["responses"]) == {"303", "400", "404", "422"}
     step = f"/plugins/{MULTI}/{{task_id}}/demo-step-process/"
     assert step in doc["paths"]
     schemas = doc["components"]["schemas"]
