@@ -28,7 +28,7 @@ async def server() -> AsyncIterator[str]:
         return web.Response(body=b"1234567890", content_type="text/csv")
 
     async def slow(_: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await asyncio.sleep(2)  # well over the 0.3 s limit of the test
         return web.Response(text="late")
 
     async def hop(request: web.Request) -> web.Response:
