@@ -104,7 +104,7 @@ def run(ctx: SyncTaskContext, params: In) -> str:
 
 plugin = Plugin(
     name="hog", version="v1.0.0", title="hog", description="over its timeout",
-    type=PluginType.PROCESSING, input_model=In, handler=run, timeout_s=0.5,
+    type=PluginType.PROCESSING, input_model=In, handler=run, timeout_s=1.0,
 )
 """
 
@@ -212,7 +212,7 @@ async def test_timed_out_sync_handler_frees_its_thread(tmp_path: Path) -> None:
     try:
         first = await stack.finished(await stack.submit("hog@v1-0-0"))
         assert first["status"] == "FAILURE"
-        assert "timeout of 0.5 s" in first["log"]
+        assert "timeout of 1 s" in first["log"]
         form = {"dataType": "x/y", "contentType": "text/plain"}
         second = await stack.finished(await stack.submit("hog@v1-0-0", seconds="0"), 20)
         assert second["status"] == "SUCCESS", second
