@@ -121,3 +121,28 @@ async def test_all_roles_run_over_tls(tmp_path: Path) -> None:
         untrusted = NatsSettings(url=server.url, tls_ca=other, connect_timeout_s=2)
         with pytest.raises(BusUnavailable, match="not trusted"):
             await asyncio.wait_for(connect(untrusted, "probe"), 10)
+
+
+async def test_all_roles_run_with_an_nkey(tmp_path: Path) -> None:
+    import os
+
+    import nkeys
+
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    seed_file = tmp_path / "user.nk"
+    seed_file.write_bytes(seed)
+    conf = tmp_path / "nkey.conf"
+    conf.write_text("authorization { users = [ { nkey: " + f'"{public}"' + " } ] }\n")
+    args = ("-c", str(conf))
+    async with run_roles(
+        tmp_path, None, nats_args=args, nats={"nkey_seed": str(seed_file)}, **ROLES
+    ) as roles:
+        await until_listed(roles.http, roles.base, LOAD)
+        async with roles.http.post(
+            f"{roles.base}plugins/{LOAD}/process/", data={"seconds": "0"}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303
+    async with start_nats_server(tmp_path / "js3", extra_args=args) as server:
+        with pytest.raises(BusUnavailable, match="refused the credentials"):
+            await asyncio.wait_for(connect(NatsSettings(url=server.url), "probe"), 10)
