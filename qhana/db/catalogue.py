@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qhana.db.tables import plugin_runners, plugins, runners
@@ -146,27 +146,32 @@ def _aware(value: datetime) -> datetime:
 async def list_catalogue(
     conn: AsyncConnection, *, include_unavailable: bool = False, identifier: str | None = None
 ) -> list[CatalogueEntry]:
-    """Plugins with the ids of the live runners offering them."""
+    """Plugins with the ids of the live runners offering them.
+
+    One statement, so plugins and their runners come from the same snapshot (on PostgreSQL
+    two statements could see a plugin announced in between without its runner).
+    """
     live = (
         select(plugin_runners.c.plugin_id, plugin_runners.c.runner_id)
         .join(runners, runners.c.id == plugin_runners.c.runner_id)
         .where(runners.c.alive.is_(True))
+        .subquery("live")
     )
-    offered: dict[int, list[str]] = {}
-    for row in await conn.execute(live):
-        offered.setdefault(row.plugin_id, []).append(row.runner_id)
-    query = select(plugins).order_by(plugins.c.name, plugins.c.version)
+    query = (
+        select(plugins, live.c.runner_id.label("live_runner"))
+        .outerjoin(live, live.c.plugin_id == plugins.c.id)
+        .order_by(plugins.c.name, plugins.c.version, plugins.c.id)
+    )
     if identifier is not None:
         query = query.where(plugins.c.identifier == identifier)
     if not include_unavailable:
-        has_live = exists().where(
-            and_(
-                plugin_runners.c.plugin_id == plugins.c.id,
-                plugin_runners.c.runner_id == runners.c.id,
-                runners.c.alive.is_(True),
-            )
-        )
-        query = query.where(has_live)
+        query = query.where(live.c.runner_id.is_not(None))
+    rows: dict[int, Any] = {}
+    offered: dict[int, list[str]] = {}
+    for row in await conn.execute(query):
+        rows.setdefault(row.id, row)
+        if row.live_runner is not None:
+            offered.setdefault(row.id, []).append(row.live_runner)
     return [
         CatalogueEntry(
             id=row.id,
@@ -177,7 +182,7 @@ async def list_catalogue(
             last_available=_aware(row.last_available) if row.last_available else None,
             href=row.href,
         )
-        for row in await conn.execute(query)
+        for row in rows.values()
     ]
 
 
