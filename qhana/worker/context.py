@@ -16,6 +16,8 @@ from nats.js.object_store import ObjectStore
 from qhana.bus import subjects
 from qhana.bus.objects import put_new_object
 from qhana.bus.publish import publish_event
+from qhana.errors import TaskCancelled
+from qhana.logging import get_logger
 from qhana.sdk.context import UploadedFile
 from qhana.sdk.urls import FetchedFile
 from qhana.urlmap import UrlRewriter
@@ -24,6 +26,8 @@ from qhana.worker.inputs import OwnFiles, fetch_url
 from qhana.worker.url_policy import UrlPolicy
 
 __all__ = ["RequestedStep", "StoredUpload", "WorkerContext"]
+
+log = get_logger("qhana.worker")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -81,6 +85,7 @@ class WorkerContext:
         self._counter = 0
         self.requested_step: RequestedStep | None = None
         self.cancel_event = asyncio.Event()
+        self._closed = False
 
     @property
     def task_id(self) -> int:
@@ -114,7 +119,19 @@ class WorkerContext:
         }
 
     async def emit(self, event: TaskEvent) -> int:
+        self._ensure_open()
         return await publish_event(self._js, event)
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            # a sync handler still running after its timeout (a thread cannot be stopped):
+            # the attempt is settled, nothing it does may reach the task any more
+            log.warning("task.late_event_dropped", task_id=self._task_id, attempt=self._attempt)
+            raise TaskCancelled("the attempt is already settled (timeout or cancel)")
+
+    def close(self) -> None:
+        """The attempt is settled: later events of a still-running handler are refused."""
+        self._closed = True
 
     async def log(self, text: str) -> None:
         await self.emit(LogLine(**self.event_fields(), text=text))
@@ -129,6 +146,7 @@ class WorkerContext:
     async def write_output(
         self, name: str, data: bytes | str, *, data_type: str, content_type: str
     ) -> None:
+        self._ensure_open()
         payload = data.encode() if isinstance(data, str) else bytes(data)
         safe = _UNSAFE.sub("_", name).strip("._") or "output"
         fields = self.event_fields()

@@ -183,6 +183,7 @@ class TaskLoop:
             bound.warning("task.bus_error", error=str(exc))
             outcome = Redeliver(1.0)
         finally:
+            ctx.close()
             ticker.cancel()
             self._running.pop(task_id, None)
             self._running_plugins.pop(task_id, None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from support.faults import FAULT_PLUGINS, until_listed
 from support.stack import Stack, worker_process
@@ -27,3 +30,18 @@ async def test_task_over_its_timeout_is_failure(stack: Stack) -> None:
         assert doc["outputs"] == []
         short = await stack.submit(SLEEPY, seconds="0")
         assert (await stack.finished(short))["status"] == "SUCCESS"  # under the limit: fine
+
+
+async def test_sync_handler_over_its_timeout_is_failure(stack: Stack) -> None:
+    async with worker_process(stack.nats_url, "faults", FAULT_PLUGINS) as worker:
+        await until_listed(stack.http, stack.base, "sleepy-sync@v1-0-0")
+        started = time.perf_counter()
+        task_id = await stack.submit("sleepy-sync@v1-0-0", seconds="1.5")
+        doc = await stack.finished(task_id, timeout_s=20)
+        assert time.perf_counter() - started < 1.5  # marked when the timeout hit
+        assert doc["status"] == "FAILURE" and doc["log"] == MESSAGE
+        # the thread cannot be stopped; when it wakes up its output is refused
+        async with asyncio.timeout(20):  # bounded poll of the worker's log lines
+            while not any("task.late_event_dropped" in line for line in worker.output):
+                await asyncio.sleep(0.1)
+        assert (await stack.task(task_id))["outputs"] == []
