@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import nats
 from prometheus_client.parser import text_string_to_metric_families
 from support.stack import Stack
+
+from qhana.bus import subjects
 
 HELLO = "hello-world@v0-2-1"
 
@@ -20,13 +25,29 @@ async def _scrape(stack: Stack) -> dict[tuple[str, tuple[tuple[str, str], ...]],
     return samples
 
 
+async def _counted(stack: Stack, task_id: int, key: tuple[str, tuple[tuple[str, str], ...]]) -> Any:
+    """Scrape once the recorder has counted the task: it counts right after its SQL commit
+    and then notifies ``qhana.recorded.task.<id>``, so a GET can see the task finished a
+    moment before the counter moves."""
+    nc = await nats.connect(stack.nats_url)
+    try:
+        sub = await nc.subscribe(subjects.recorded(task_id))
+        samples = await _scrape(stack)
+        if key not in samples:
+            await sub.next_msg(timeout=10)
+            samples = await _scrape(stack)
+        return samples
+    finally:
+        await nc.close()
+
+
 async def test_metrics_count_tasks_and_read_jetstream(stack: Stack) -> None:
     ok = await stack.submit(HELLO, inputStr="input")
     assert (await stack.finished(ok))["status"] == "SUCCESS"
-    samples = await _scrape(stack)
+    finished = ("qhana_tasks_finished_total", (("plugin", HELLO), ("status", "SUCCESS")))
+    samples = await _counted(stack, ok, finished)
 
     assert samples[("qhana_tasks_submitted_total", (("plugin", HELLO),))] == 1
-    finished = ("qhana_tasks_finished_total", (("plugin", HELLO), ("status", "SUCCESS")))
     assert samples[finished] == 1
     assert samples[("qhana_task_duration_seconds_count", (("plugin", HELLO),))] == 1
     assert ("qhana_tasks_failed_total", (("plugin", HELLO),)) not in samples
