@@ -36,9 +36,9 @@ async def test_sync_handler_over_its_timeout_is_failure(stack: Stack) -> None:
     async with worker_process(stack.nats_url, "faults", FAULT_PLUGINS) as worker:
         await until_listed(stack.http, stack.base, "sleepy-sync@v1-0-0")
         started = time.perf_counter()
-        task_id = await stack.submit("sleepy-sync@v1-0-0", seconds="1.5")
+        task_id = await stack.submit("sleepy-sync@v1-0-0", seconds="3")
         doc = await stack.finished(task_id, timeout_s=20)
-        assert time.perf_counter() - started < 1.5  # marked when the timeout hit
+        assert time.perf_counter() - started < 3.0  # marked at the timeout, not at the end
         assert doc["status"] == "FAILURE" and doc["log"] == MESSAGE
         # the thread cannot be stopped; when it wakes up its output is refused
         async with asyncio.timeout(20):  # bounded poll of the worker's log lines
