@@ -161,6 +161,15 @@ ROWS: tuple[Row, ...] = (
         "-",
         _at_least("worker_scaling_ratio", 1.7),
     ),
+    Row(
+        "  (same machine: 1 vs 2 bare processes)",
+        "machine_scaling_ratio",
+        None,
+        "x",
+        "ceiling",
+        "-",
+        None,
+    ),
 )
 
 

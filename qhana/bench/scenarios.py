@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,28 @@ async def _burn_rate(stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchC
     return cfg.scaling_tasks / (time.perf_counter() - started)
 
 
+_BURN_CODE = "t=0\nfor i in range(2_000_000):\n    t=(t+i*i)%1000003\n"
+
+
+async def _burn_processes(count: int) -> float:
+    """Seconds for ``count`` plain Python processes burning the same CPU at once."""
+    started = time.perf_counter()
+    procs = [
+        await asyncio.create_subprocess_exec(sys.executable, "-S", "-c", _BURN_CODE)
+        for _ in range(count)
+    ]
+    await asyncio.gather(*(proc.wait() for proc in procs))
+    return time.perf_counter() - started
+
+
+async def machine_scaling() -> float:
+    """The machine's own 1 -> 2 process speed-up on pure Python (no qhana): the ceiling of
+    ``worker_scaling_ratio`` in this run (a shared or throttled second core shows here)."""
+    one = await _burn_processes(1) + await _burn_processes(1)
+    two = await _burn_processes(2)
+    return one / two
+
+
 async def workers(
     stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
 ) -> dict[str, float]:
@@ -150,6 +173,7 @@ async def workers(
         await until(lambda: _listed(http, stack.base, BURN), 30, interval_s=0.01)
         listed_at = time.perf_counter()
         ready_at = await ready
+        machine = await machine_scaling()
         one = await _burn_rate(stack, http, cfg)
         second = await start_worker(stack.nats_url, "bench-w2", stack.data_dir / "w2.log")
         started.append(second)
@@ -175,4 +199,5 @@ async def workers(
         "burn_1_worker_tasks_per_s": round(one, 2),
         "burn_2_workers_tasks_per_s": round(two, 2),
         "worker_scaling_ratio": round(two / one, 3),
+        "machine_scaling_ratio": round(machine, 3),
     }

@@ -22,6 +22,9 @@ KEYS = (
     "plugin_listed_s",
     "runner_dead_s",
     "worker_scaling_ratio",
+    "machine_scaling_ratio",
+    "completion_cpu_ms_per_task",
+    "task_get_cpu_ms",
 )
 LATENCIES = ("latency_sse_ms", "latency_poll_ms")
 
