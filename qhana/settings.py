@@ -90,8 +90,8 @@ class Settings(BaseSettings):
     git_plugins_dir: Path = Field(
         default=Path("git-plugins"), validation_alias=AliasChoices("QHANA_GIT_PLUGINS_DIR")
     )
-    heartbeat_interval_s: float = Field(  # 0.5 s x 3 missed: a dead runner is off within ~2 s
-        default=0.5, gt=0, validation_alias=AliasChoices("QHANA_HEARTBEAT_INTERVAL_S")
+    heartbeat_interval_s: float = Field(  # 1 s x 3 missed: a dead runner is off within ~3 s
+        default=1.0, gt=0, validation_alias=AliasChoices("QHANA_HEARTBEAT_INTERVAL_S")
     )
     missed_heartbeats: int = Field(
         default=3, ge=1, validation_alias=AliasChoices("QHANA_MISSED_HEARTBEATS")

@@ -194,7 +194,9 @@ async def run_registry(
             client,
             engine,
             missed=settings.missed_heartbeats,
-            sweep_s=min(0.25, settings.heartbeat_interval_s / 2),
+            # fine-grained, so "dead after N missed beats" is declared within ~0.1 s of the
+            # Nth missed beat (worst case N x interval + 0.1 s after the last beat)
+            sweep_s=min(0.1, settings.heartbeat_interval_s / 4),
             grace_s=1.5 * settings.heartbeat_interval_s,
             purge_after_s=settings.purge_after_s,
             purge_interval_s=settings.plugin_purge_interval,
