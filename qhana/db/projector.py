@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qhana.db.projector_batch import apply_batch
+from qhana.db.projector_sql import file_row
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
 from qhana.db.upsert import insert_ignore
 from qhana.wire import (
@@ -181,23 +182,7 @@ async def _progress(conn: AsyncConnection, event: Progress, seq: int) -> None:
 
 
 async def _output(conn: AsyncConnection, event: Output, seq: int) -> None:
-    await insert_ignore(
-        conn,
-        task_files,
-        {
-            "id": seq,
-            "task_id": event.task_id,
-            "cmd_seq": event.cmd_seq,
-            "attempt": event.attempt,
-            "name": event.file.name,
-            "data_type": event.data_type,
-            "content_type": event.file.content_type,
-            "object_name": event.file.object_name,
-            "size": event.file.size,
-            "token": event.token,
-            "created_at": event.at,
-        },
-    )
+    await insert_ignore(conn, task_files, file_row(event, seq))
 
 
 async def _step_requested(conn: AsyncConnection, event: StepRequested, seq: int) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qhana.db.projector_sql import Plan, execute_plan, known
+from qhana.db.projector_sql import Plan, execute_plan, file_row, known, log_row
 from qhana.wire import (
     Accepted,
     Cancelled,
@@ -66,16 +66,6 @@ async def apply_batch(
     await walk.flush()
 
 
-def _log_row(event: TaskEvent, seq: int, text: str) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "task_id": event.task_id,
-        "cmd_seq": event.cmd_seq,
-        "attempt": event.attempt,
-        "text": text,
-    }
-
-
 def _plan_event(plan: Plan, event: TaskEvent, seq: int) -> None:
     """One event of an uncommitted command (after the commit check)."""
     match event:
@@ -93,23 +83,9 @@ def _plan_event(plan: Plan, event: TaskEvent, seq: int) -> None:
                 }
             )
         case LogLine():
-            plan.logs.append(_log_row(event, seq, event.text))
+            plan.logs.append(log_row(event, seq, event.text))
         case Output():
-            plan.files.append(
-                {
-                    "id": seq,
-                    "task_id": event.task_id,
-                    "cmd_seq": event.cmd_seq,
-                    "attempt": event.attempt,
-                    "name": event.file.name,
-                    "data_type": event.data_type,
-                    "content_type": event.file.content_type,
-                    "object_name": event.file.object_name,
-                    "size": event.file.size,
-                    "token": event.token,
-                    "created_at": event.at,
-                }
-            )
+            plan.files.append(file_row(event, seq))
         case Succeeded() | Failed():
             _plan_end(plan, event, seq)
 
@@ -119,7 +95,7 @@ def _plan_end(plan: Plan, event: Succeeded | Failed, seq: int) -> None:
         {"task_id": event.task_id, "cmd_seq": event.cmd_seq, "attempt": event.attempt}
     )
     if event.log is not None:
-        plan.logs.append(_log_row(event, seq, event.log))
+        plan.logs.append(log_row(event, seq, event.log))
     reason = event.reason if isinstance(event, Failed) else None
     plan.finished.append(
         {

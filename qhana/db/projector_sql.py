@@ -14,9 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
-from qhana.wire import TaskStatus
+from qhana.wire import Output, TaskEvent, TaskStatus
 
-__all__ = ["Plan", "execute_plan", "known"]
+__all__ = ["Plan", "execute_plan", "file_row", "known", "log_row"]
 
 _CHUNK = 400
 
@@ -34,6 +34,34 @@ class Plan:
     commits: list[dict[str, Any]] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
     succeeded: list[dict[str, Any]] = field(default_factory=list)
+
+
+def log_row(event: TaskEvent, seq: int, text: str) -> dict[str, Any]:
+    """The ``task_log`` row of one log entry of ``event`` (keyed by its stream sequence)."""
+    return {
+        "seq": seq,
+        "task_id": event.task_id,
+        "cmd_seq": event.cmd_seq,
+        "attempt": event.attempt,
+        "text": text,
+    }
+
+
+def file_row(event: Output, seq: int) -> dict[str, Any]:
+    """The ``task_files`` row of an output (its id is the event's stream sequence)."""
+    return {
+        "id": seq,
+        "task_id": event.task_id,
+        "cmd_seq": event.cmd_seq,
+        "attempt": event.attempt,
+        "name": event.file.name,
+        "data_type": event.data_type,
+        "content_type": event.file.content_type,
+        "object_name": event.file.object_name,
+        "size": event.file.size,
+        "token": event.token,
+        "created_at": event.at,
+    }
 
 
 def _dialect(conn: AsyncConnection) -> Any:
