@@ -17,7 +17,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qhana.db.projector_batch import apply_batch
-from qhana.db.projector_sql import file_row
+from qhana.db.projector_sql import file_row, log_row
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
 from qhana.db.upsert import insert_ignore
 from qhana.wire import (
@@ -71,7 +71,7 @@ async def apply_event(conn: AsyncConnection, event: TaskEvent, seq: int) -> None
         case Progress():
             await _progress(conn, event, seq)
         case LogLine():
-            await _log(conn, event.task_id, event.cmd_seq, event.attempt, seq, event.text)
+            await _log(conn, event, seq, event.text)
         case Output():
             await _output(conn, event, seq)
         case StepRequested():
@@ -116,7 +116,7 @@ async def _apply_control(
     elif isinstance(event, Cancelled):
         finished = await conn.scalar(select(tasks.c.finished_at).where(tasks.c.id == event.task_id))
         if finished is None:
-            await _log(conn, event.task_id, event.cmd_seq, event.attempt, seq, event.reason)
+            await _log(conn, event, seq, event.reason)
             await conn.execute(
                 update(tasks)
                 .where(tasks.c.id == event.task_id)
@@ -153,14 +153,8 @@ async def _commit(conn: AsyncConnection, event: StepRequested | Succeeded | Fail
         )
 
 
-async def _log(
-    conn: AsyncConnection, task_id: int, cmd_seq: int, attempt: int, seq: int, text: str
-) -> None:
-    await insert_ignore(
-        conn,
-        task_log,
-        {"seq": seq, "task_id": task_id, "cmd_seq": cmd_seq, "attempt": attempt, "text": text},
-    )
+async def _log(conn: AsyncConnection, event: TaskEvent, seq: int, text: str) -> None:
+    await insert_ignore(conn, task_log, log_row(event, seq, text))
 
 
 async def _progress(conn: AsyncConnection, event: Progress, seq: int) -> None:
@@ -187,7 +181,7 @@ async def _output(conn: AsyncConnection, event: Output, seq: int) -> None:
 
 async def _step_requested(conn: AsyncConnection, event: StepRequested, seq: int) -> None:
     if event.log is not None:
-        await _log(conn, event.task_id, event.cmd_seq, event.attempt, seq, event.log)
+        await _log(conn, event, seq, event.log)
     steps_before = await conn.scalar(
         select(func.count()).select_from(task_steps).where(task_steps.c.task_id == event.task_id)
     )
@@ -231,7 +225,7 @@ async def _finish(
     reason: str | None,
 ) -> None:
     if event.log is not None:
-        await _log(conn, event.task_id, event.cmd_seq, event.attempt, seq, event.log)
+        await _log(conn, event, seq, event.log)
     if status is TaskStatus.SUCCESS:
         await conn.execute(
             update(task_steps)
