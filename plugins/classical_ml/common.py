@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from qhana.sdk import SyncTaskContext
+from qhana.sdk import DataSpec, SyncTaskContext
 from qhana.sdk.entities import load_entities
 
 if TYPE_CHECKING:  # numpy and matplotlib are imported on first use, not at worker start
@@ -15,6 +15,11 @@ if TYPE_CHECKING:  # numpy and matplotlib are imported on first use, not at work
     from numpy.typing import NDArray
 
 ENTITY_TYPES = ["text/csv", "application/json"]
+# what both plugins need and read: pip requirements and the one entity input
+REQUIREMENTS = ("scikit-learn>=1.3", "numpy>=1.24", "matplotlib>=3.7")
+ENTITY_INPUT = DataSpec(
+    data_type="entity/vector", content_type=ENTITY_TYPES, parameter="entityPointsUrl"
+)
 
 
 def read_matrix(ctx: SyncTaskContext, url: str) -> tuple[list[str], list[str], NDArray[np.float64]]:

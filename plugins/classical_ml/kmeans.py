@@ -6,7 +6,7 @@ from collections import Counter
 
 from qhana.sdk import DataSpec, Plugin, PluginInput, PluginType, SyncTaskContext, field
 
-from .common import ENTITY_TYPES, read_matrix, scatter, to_csv
+from .common import ENTITY_INPUT, ENTITY_TYPES, REQUIREMENTS, read_matrix, scatter, to_csv
 
 
 class KMeansInput(PluginInput):
@@ -53,10 +53,8 @@ plugin = Plugin(
     tags=("clustering", "classical-ml"),
     input_model=KMeansInput,
     handler=run,
-    requirements=("scikit-learn>=1.3", "numpy>=1.24", "matplotlib>=3.7"),
-    data_input=(
-        DataSpec(data_type="entity/vector", content_type=ENTITY_TYPES, parameter="entityPointsUrl"),
-    ),
+    requirements=REQUIREMENTS,
+    data_input=(ENTITY_INPUT,),
     data_output=(
         DataSpec(data_type="entity/label", content_type=["text/csv"], name="clusters.csv"),
         DataSpec(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qhana.sdk import DataSpec, Plugin, PluginInput, PluginType, SyncTaskContext, field
 
-from .common import ENTITY_TYPES, read_matrix, scatter, to_csv
+from .common import ENTITY_INPUT, ENTITY_TYPES, REQUIREMENTS, read_matrix, scatter, to_csv
 
 
 class PcaInput(PluginInput):
@@ -46,10 +46,8 @@ plugin = Plugin(
     tags=("dimension-reduction", "classical-ml"),
     input_model=PcaInput,
     handler=run,
-    requirements=("scikit-learn>=1.3", "numpy>=1.24", "matplotlib>=3.7"),
-    data_input=(
-        DataSpec(data_type="entity/vector", content_type=ENTITY_TYPES, parameter="entityPointsUrl"),
-    ),
+    requirements=REQUIREMENTS,
+    data_input=(ENTITY_INPUT,),
     data_output=(
         DataSpec(data_type="entity/vector", content_type=["text/csv"], name="pca.csv"),
         DataSpec(data_type="image/pca-plot", content_type=["image/png"], name="pca.png"),
