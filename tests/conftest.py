@@ -17,6 +17,9 @@ from support.stack import Stack, start_stack
 
 from qhana.settings import Settings
 
+# the `browser` fixture (Debian chromium via playwright) for tests/browser
+pytest_plugins = ["support.browser"]
+
 PG_URL = os.environ.get(
     "QHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

@@ -16,26 +16,16 @@ from urllib.parse import parse_qsl
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Frame, Page, async_playwright
+from playwright.async_api import Browser, Frame, Page
 from pydantic import BaseModel, Field
+from support.browser import ARTIFACTS
 
 import qhana.edge
 from qhana.edge.forms import FormPage, render_form_page
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STATIC_DIR = Path(qhana.edge.__file__).parent / "static"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 MISSING = {
     "code": 422,
     "status": "Unprocessable Entity",
@@ -194,20 +184,6 @@ async def servers() -> AsyncIterator[Servers]:
         await runner.cleanup()
         host_sock.close()
         plugin_sock.close()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @pytest.fixture
