@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,22 +34,8 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += proc.memory_info().rss
-    return total / (1024 * 1024)
-
-
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds used so far by a process tree."""
+def _tree_sum(pid: int, measure: Callable[[psutil.Process], float]) -> float:
+    """``measure`` summed over a process and all its descendants (gone ones count 0)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
@@ -57,9 +44,23 @@ def tree_cpu_s(pid: int) -> float:
     total = 0.0
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
-            times = proc.cpu_times()
-            total += times.user + times.system
+            total += measure(proc)
     return total
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    return _tree_sum(pid, lambda proc: proc.memory_info().rss) / (1024 * 1024)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by a process tree."""
+
+    def cpu(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+
+    return _tree_sum(pid, cpu)
 
 
 @dataclass
