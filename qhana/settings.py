@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("QHANA_MAX_BODY_BYTES")
     )
+    # outputs up to this size ride inline in their output event, larger ones go to the Object
+    # Store; capped well below nats-server's default max_payload (1 MiB; base64 adds a third)
+    inline_output_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        le=512 * 1024,
+        validation_alias=AliasChoices("QHANA_INLINE_OUTPUT_MAX_BYTES"),
+    )
     # --- reliability and security (README "Reliability and security", docs/security.md) ---
     max_upload_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1, validation_alias=AliasChoices("QHANA_MAX_UPLOAD_BYTES")

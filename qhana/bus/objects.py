@@ -7,6 +7,10 @@ the look-up is useless: here the chunks are published without waiting in between
 acks awaited together, then the meta message (the object only becomes visible with it, so a
 reader never sees a half-written object). The stored layout is exactly nats-py's (and Go's):
 ``ObjectStore.get`` and ``nats object get`` read it back unchanged.
+
+Small outputs skip the Object Store: their bytes travel inline in the ``output`` event
+(``FileRef.inline``). ``load_output`` finds that event by its stream sequence (the file id of
+``/files/<id>/``) and ``read_file`` returns a file's bytes from wherever they live.
 """
 
 from __future__ import annotations
@@ -21,10 +25,15 @@ from hashlib import sha256
 
 from nats.js import JetStreamContext
 from nats.js.api import ObjectInfo, ObjectMetaOptions
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
+from pydantic import ValidationError
 
+from qhana.bus import subjects
 from qhana.errors import BusUnavailable
+from qhana.wire import FileRef, Output, parse_event
 
-__all__ = ["put_new_object"]
+__all__ = ["load_output", "put_new_object", "read_file"]
 
 CHUNK_BYTES = 128 * 1024  # nats-py's and Go's default chunk size
 
@@ -64,3 +73,28 @@ async def put_new_object(
             await js.purge_stream(stream, subject=chunk_subject)
         raise BusUnavailable(f"storing object {name!r} in {bucket} failed: {exc}") from exc
     return info
+
+
+async def load_output(js: JetStreamContext, seq: int) -> Output | None:
+    """The ``output`` event at stream sequence ``seq`` of ``QHANA_EVENTS`` (a file id).
+
+    None when there is no such message (never written, or aged out of the stream) or it is
+    not an output event; other NATS errors propagate.
+    """
+    try:
+        raw = await js.get_msg(subjects.EVENTS_STREAM, seq)
+    except NotFoundError:
+        return None
+    try:
+        event = parse_event(raw.data or b"")
+    except ValidationError:
+        return None
+    return event if isinstance(event, Output) else None
+
+
+async def read_file(store: ObjectStore, ref: FileRef) -> bytes:
+    """The bytes of a file: inline in its event, or the object ``ref.object_name``."""
+    if ref.inline is not None:
+        return ref.inline
+    result = await store.get(ref.object_name)
+    return bytes(result.data or b"")

@@ -1,4 +1,8 @@
-"""Runner API: ``GET /files/<id>/?file-id=<token>`` served from the Object Store."""
+"""Runner API: ``GET /files/<id>/?file-id=<token>``.
+
+A file's bytes live in the Object Store, or (small outputs) inline in its ``output`` event,
+read by stream sequence: the file id. SQL (``task_files``) holds only the metadata.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from aiohttp_apigami import docs, match_info_schema, querystring_schema, respons
 
 from qhana.bus import subjects
 from qhana.bus.connection import require_connected
-from qhana.db.task_views import load_file
+from qhana.bus.objects import load_output
+from qhana.db.task_views import FileView, load_file
 from qhana.edge.api_schemas import ErrorSchema, FileIdPathSchema, FileQuerySchema
 from qhana.edge.ids import path_id
 from qhana.edge.keys import ENGINE, NATS
@@ -51,9 +56,9 @@ async def get_file(request: web.Request) -> web.Response:
     if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
         return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     require_connected(request.app[NATS])  # 503 at once while NATS is away
-    store = await request.app[NATS].jetstream().object_store(subjects.FILES_BUCKET)
-    result = await store.get(file.object_name)
-    data = bytes(result.data or b"")
+    data = await _file_bytes(request, file)
+    if data is None:  # an inline output whose event has aged out of QHANA_EVENTS
+        return error_response(404, "File not found.")
     content_type = file.content_type or "application/octet-stream"
     headers = {
         "Content-Disposition": _disposition(file.name),
@@ -83,6 +88,18 @@ async def get_file(request: web.Request) -> web.Response:
         charset=charset,
         headers=headers,
     )
+
+
+async def _file_bytes(request: web.Request, file: FileView) -> bytes | None:
+    js = request.app[NATS].jetstream()
+    if not file.object_name:  # inline: the bytes are in the output event (seq = file id)
+        event = await load_output(js, file.id)
+        if event is None or event.file.inline is None:
+            return None
+        return event.file.inline
+    store = await js.object_store(subjects.FILES_BUCKET)
+    result = await store.get(file.object_name)
+    return bytes(result.data or b"")
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+    model_validator,
+)
 
 from qhana.wire.enums import EventKind
 
@@ -32,12 +40,38 @@ class _Wire(BaseModel):
 
 
 class FileRef(_Wire):
-    """A file in the Object Store ``qhana-files`` (an upload or an output)."""
+    """A file in the Object Store ``qhana-files``, or a small output's bytes ``inline``."""
 
-    object_name: str
+    # Exactly one of object_name (non-empty) and inline is set. Inline bytes travel as
+    # base64url in JSON; a FileRef without them serializes exactly as before inline existed.
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    object_name: str = Field(description="object in qhana-files; empty for an inline file")
     name: str
     content_type: str
     size: int
+    inline: bytes | None = Field(
+        default=None, description="the file's bytes (base64url) when small enough to inline"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FileRef:
+        if (self.inline is None) == (self.object_name == ""):
+            raise ValueError("exactly one of object_name and inline must be set")
+        if self.inline is not None and len(self.inline) != self.size:
+            raise ValueError("size must be the length of the inline bytes")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_inline(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # uploads and large outputs keep exactly their old JSON (readable by older roles)
+        data: dict[str, Any] = handler(self)
+        if data.get("inline", 0) is None:
+            del data["inline"]
+        return data
 
 
 class TaskCommand(_Wire):

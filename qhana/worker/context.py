@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
 from qhana.bus import subjects
-from qhana.bus.objects import put_new_object
+from qhana.bus.objects import put_new_object, read_file
 from qhana.bus.publish import publish_event
 from qhana.errors import TaskCancelled
 from qhana.logging import get_logger
@@ -25,11 +25,13 @@ from qhana.wire import FileRef, LogLine, Output, Progress, TaskEvent
 from qhana.worker.inputs import OwnFiles, fetch_url
 from qhana.worker.url_policy import UrlPolicy
 
-__all__ = ["RequestedStep", "StoredUpload", "WorkerContext"]
+__all__ = ["INLINE_OUTPUT_MAX_BYTES", "RequestedStep", "StoredUpload", "WorkerContext"]
 
 log = get_logger("qhana.worker")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# outputs up to this size travel inline in their output event (Settings.inline_output_max_bytes)
+INLINE_OUTPUT_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,7 @@ class StoredUpload:
         return self.ref.content_type
 
     async def read(self) -> bytes:
-        result = await self.store.get(self.ref.object_name)
-        return bytes(result.data or b"")
+        return await read_file(self.store, self.ref)
 
 
 class WorkerContext:
@@ -72,8 +73,10 @@ class WorkerContext:
         uploads: Mapping[str, UploadedFile],
         rewrite: UrlRewriter | None = None,
         policy: UrlPolicy | None = None,
+        inline_max_bytes: int = INLINE_OUTPUT_MAX_BYTES,
     ) -> None:
         self._rewrite = rewrite
+        self._inline_max_bytes = inline_max_bytes
         self._policy = policy
         self._js = js
         self._files = files
@@ -150,12 +153,21 @@ class WorkerContext:
         payload = data.encode() if isinstance(data, str) else bytes(data)
         safe = _UNSAFE.sub("_", name).strip("._") or "output"
         fields = self.event_fields()
-        object_name = f"tasks/{self._task_id}/{fields['event_id']}/{safe}"
-        # a fresh name: skip ObjectStore.put's look-up, two round trips instead of four
-        await put_new_object(self._js, subjects.FILES_BUCKET, object_name, payload)
-        ref = FileRef(
-            object_name=object_name, name=safe, content_type=content_type, size=len(payload)
-        )
+        if len(payload) <= self._inline_max_bytes:  # small: the bytes ride in the event
+            ref = FileRef(
+                object_name="",
+                name=safe,
+                content_type=content_type,
+                size=len(payload),
+                inline=payload,
+            )
+        else:
+            object_name = f"tasks/{self._task_id}/{fields['event_id']}/{safe}"
+            # a fresh name: skip ObjectStore.put's look-up, two round trips instead of four
+            await put_new_object(self._js, subjects.FILES_BUCKET, object_name, payload)
+            ref = FileRef(
+                object_name=object_name, name=safe, content_type=content_type, size=len(payload)
+            )
         await self.emit(
             Output(**fields, file=ref, data_type=data_type, token=secrets.token_urlsafe(32))
         )

@@ -1,9 +1,10 @@
 """Reading plugin inputs given as URLs: ``data:``, http/https, and our own file URLs.
 
 Our own ``/files/<id>/?file-id=<token>`` URLs are read straight from JetStream: the file id
-is the stream sequence of the task's ``output`` event in ``QHANA_EVENTS``; the event names
-the Object Store object and carries the token. A URL that merely looks like ours (another
-deployment's edge, a wrong token) falls back to a plain HTTP GET.
+is the stream sequence of the task's ``output`` event in ``QHANA_EVENTS``; the event carries
+the token and either the bytes (a small output, inline) or the Object Store object's name.
+A URL that merely looks like ours (another deployment's edge, a wrong token) falls back to a
+plain HTTP GET.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
-from pydantic import ValidationError
 
-from qhana.bus import subjects
+from qhana.bus.objects import load_output, read_file
 from qhana.errors import Reject
 from qhana.logging import get_logger
 from qhana.sdk.urls import FetchedFile, guess_type, name_from_url, parse_data_url
 from qhana.urlmap import UrlRewriter
-from qhana.wire import Output, parse_event
 from qhana.worker.url_policy import UrlPolicy, policy_get
 
 __all__ = ["OwnFiles", "fetch_url", "read_data_url", "read_url"]
@@ -47,20 +46,14 @@ class OwnFiles:
         if match is None or not token:
             return None
         try:
-            raw = await self.js.get_msg(subjects.EVENTS_STREAM, int(match.group(1)))
-            event = parse_event(raw.data or b"")
-        except (ValidationError, ValueError):
-            return None
-        except Exception as exc:  # not in our stream (or NATS trouble): try HTTP instead
+            event = await load_output(self.js, int(match.group(1)))
+        except Exception as exc:  # NATS trouble (or no such sequence): try HTTP instead
             log.debug("inputs.own_file_miss", url=url, error=str(exc))
             return None
-        if not isinstance(event, Output):
+        if event is None or not hmac.compare_digest(event.token.encode(), token.encode()):
             return None
-        if not hmac.compare_digest(event.token.encode(), token.encode()):
-            return None
-        result = await self.store.get(event.file.object_name)
         return FetchedFile(
-            data=bytes(result.data or b""),
+            data=await read_file(self.store, event.file),
             name=event.file.name,
             content_type=event.file.content_type,
         )
