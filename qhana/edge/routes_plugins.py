@@ -191,7 +191,7 @@ async def plugin_process(request: web.Request) -> web.Response:
     params, errors = validate_form(info.input_schema, form)
     if errors:
         return validation_error("form", errors)
-    task_id = await submit_task(nc, request.app[COMMITS], info, params, files)
+    task_id = await submit_task(nc, info, params, files)
     prefix = path_prefix(request, request.app[SETTINGS])
     raise web.HTTPSeeOther(f"{prefix}/tasks/{task_id}/")
 

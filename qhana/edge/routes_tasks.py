@@ -29,6 +29,13 @@ from qhana.edge.ids import path_id
 from qhana.edge.keys import CLOSING, ENGINE, NATS, SETTINGS
 from qhana.edge.responses import error_response, json_response, validation_error
 from qhana.edge.task_json import task_document
+from qhana.edge.unrecorded import (
+    UnrecordedTask,
+    find_unrecorded,
+    first_event,
+    pending_view,
+    record,
+)
 from qhana.edge.urls import base_url
 from qhana.wire import Cancelled, EventKind
 
@@ -40,12 +47,21 @@ _TERMINAL = {EventKind.SUCCEEDED.value, EventKind.FAILED.value, EventKind.CANCEL
 _WEBHOOK_EVENTS = ("status", "steps", "details")
 
 
-async def _task(request: web.Request) -> TaskView:
+async def _lookup(request: web.Request) -> tuple[TaskView, UnrecordedTask | None]:
+    """The task from SQL or, submitted a moment ago and not projected yet, from JetStream."""
+    task_id = path_id(request, "task_id", "Task not found.")
     async with request.app[ENGINE].connect() as conn:
-        task = await load_task(conn, path_id(request, "task_id", "Task not found."))
-    if task is None:
+        task = await load_task(conn, task_id)
+    if task is not None:
+        return task, None
+    unrecorded = await find_unrecorded(request.app[NATS].jetstream(), task_id)
+    if unrecorded is None:
         raise web.HTTPNotFound(reason="Task not found.")
-    return task
+    return pending_view(unrecorded[0]), unrecorded
+
+
+async def _task(request: web.Request) -> TaskView:
+    return (await _lookup(request))[0]
 
 
 @routes.get(r"/tasks/{task_id:\d+}/")
@@ -90,7 +106,7 @@ def _subscription_errors(body: object) -> dict[str, list[str]]:
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 422)
 async def subscribe_task(request: web.Request) -> web.Response:
-    task = await _task(request)
+    task, unrecorded = await _lookup(request)
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -102,6 +118,8 @@ async def subscribe_task(request: web.Request) -> web.Response:
         return error_response(400, "Command 'None' is not supported!")
     base = base_url(request, request.app[SETTINGS])
     async with request.app[ENGINE].begin() as conn:
+        if unrecorded is not None:  # the subscription row refers to the task row
+            task = await record(conn, unrecorded)
         if body["command"] == "subscribe":
             row = {
                 "task_id": task.id,
@@ -128,7 +146,7 @@ async def subscribe_task(request: web.Request) -> web.Response:
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 409)
 async def cancel_task(request: web.Request) -> web.Response:
-    task = await _task(request)
+    task, unrecorded = await _lookup(request)
     if task.status.finished:
         return error_response(409, f"The task has already finished with status {task.status}.")
     nc = request.app[NATS]
@@ -147,6 +165,8 @@ async def cancel_task(request: web.Request) -> web.Response:
     )
     seq = await publish_event(nc.jetstream(), event)
     async with request.app[ENGINE].begin() as conn:
+        if unrecorded is not None:
+            await record(conn, unrecorded)
         await apply_event(conn, event, seq)
     return json_response(
         task_document(await _task(request), base_url(request, request.app[SETTINGS]))
@@ -182,17 +202,19 @@ async def _next_or_none(
 @response_schema(ErrorSchema, 404)
 async def task_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: every event of the task from the start, then live ones."""
-    task = await _task(request)
+    task_id = path_id(request, "task_id", "Task not found.")
+    require_connected(request.app[NATS])  # 503 at once while NATS is away
+    js = request.app[NATS].jetstream()
+    if await first_event(js, task_id) is None:
+        await _task(request)  # 404 unless SQL knows it (its events may have expired)
     queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
 
     async def _on_msg(msg: object) -> None:
         meta = msg.metadata  # type: ignore[attr-defined]
         await queue.put((int(meta.sequence.stream), msg.data))  # type: ignore[attr-defined]
 
-    require_connected(request.app[NATS])  # 503 at once while NATS is away
-    js = request.app[NATS].jetstream()
     sub = await js.subscribe(
-        subjects.event(task.id),
+        subjects.event(task_id),
         stream=subjects.EVENTS_STREAM,
         ordered_consumer=True,
         deliver_policy=DeliverPolicy.ALL,

@@ -26,7 +26,6 @@ async def _record(nc: Client, commits: GroupCommit, event: TaskEvent) -> None:
 
 async def submit_task(
     nc: Client,
-    commits: GroupCommit,
     plugin: PluginInfo,
     params: dict[str, Any],
     files: dict[str, FileRef],
@@ -42,9 +41,10 @@ async def submit_task(
         submitted_at=now,
     )
     task_id = await publish_command(nc.jetstream(), plugin.queue, command)
-    await _record(
-        nc,
-        commits,
+    # not projected here: until the recorder has, reads find the task by this event
+    # (qhana/edge/unrecorded.py), so a submit never waits for SQL
+    await publish_event(
+        nc.jetstream(),
         Accepted(
             task_id=task_id,
             at=now,

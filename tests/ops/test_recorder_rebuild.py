@@ -38,10 +38,7 @@ async def test_rebuild_replays_the_same_task_documents(stack: Stack) -> None:
     before = {task_id: await stack.task(task_id) for task_id in (ok, multi, failed)}
     assert before[failed]["status"] == "FAILURE"
 
-    url = stack.settings.database_url
-    if "database_url" not in stack.settings.model_fields_set:
-        url = f"sqlite+aiosqlite:///{(stack.data_dir / 'qhana.db').resolve()}"
-    engine = create_engine(url)
+    engine = create_engine(stack.database_url)
     nc = await nats.connect(stack.nats_url)
     woke = asyncio.Event()
 

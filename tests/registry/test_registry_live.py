@@ -30,13 +30,6 @@ def _runners(page: dict[str, Any]) -> list[list[str]]:
     return [e["data"]["runners"] for e in page.get("embedded", [])]
 
 
-def _db_url(stack: Stack) -> str:
-    """The stack's database (``qhana up`` uses SQLite in its data dir unless told otherwise)."""
-    if "database_url" in stack.settings.model_fields_set:
-        return stack.settings.database_url
-    return f"sqlite+aiosqlite:///{(stack.data_dir / 'qhana.db').resolve()}"
-
-
 async def test_worker_listed_then_sigkill_unavailable(stack: Stack) -> None:
     url = f"{stack.base}api/plugins/?name=slow-demo"
     async with Watch(stack.nats_url, stack.http) as watch:
@@ -109,7 +102,7 @@ async def test_late_registry_rebuilds_same_catalogue(stack: Stack, tmp_path: Pat
         run_registry(stack.settings.model_copy(update={"database_url": fresh}), engine, stop, nc=nc)
     )
     try:
-        expected = await _catalogue(_db_url(stack))
+        expected = await _catalogue(stack.database_url)
         started = time.monotonic()
         async with asyncio.timeout(30):
             while (got := await _catalogue(fresh)) != expected:

@@ -37,6 +37,13 @@ class Stack:
     runner: asyncio.Task[None]
     lines: list[str] = field(default_factory=list)
 
+    @property
+    def database_url(self) -> str:
+        """The stack's database (``qhana up`` uses SQLite in its data dir unless told)."""
+        if "database_url" in self.settings.model_fields_set:
+            return self.settings.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'qhana.db').resolve()}"
+
     async def submit(self, plugin: str, **form: str) -> int:
         async with self.http.post(
             f"{self.base}plugins/{plugin}/process/", data=form, allow_redirects=False

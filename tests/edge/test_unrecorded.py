@@ -1,0 +1,137 @@
+"""A submit does not wait for SQL: until the recorder has projected a task, the edge answers
+for it from its ``accepted`` event (qhana/edge/unrecorded.py).
+
+The recorder's durable consumer is paused (a real JetStream consumer pause), so SQL stays
+behind for as long as the test needs; reads, SSE, webhook subscriptions and cancel must all
+work on the unrecorded task, and the recorder must later project it without duplicates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import nats
+import pytest
+from conftest import FIXTURE_PLUGINS, StackFactory
+from nats.aio.client import Client
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+from support.stack import Stack
+
+from qhana.bus import subjects
+from qhana.db import create_engine
+from qhana.db.projector import apply_event
+from qhana.db.tables import metadata, task_log, tasks
+from qhana.db.task_views import load_task
+from qhana.edge.unrecorded import pending_view
+from qhana.wire import Accepted
+
+HELLO = "hello-world@v0-2-1"
+WAIT = "wait-demo@v1-0-0"
+
+
+async def _pause_recorder(nc: Client, seconds: float) -> None:
+    until = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+    subject = f"$JS.API.CONSUMER.PAUSE.{subjects.EVENTS_STREAM}.{subjects.RECORDER_DURABLE}"
+    reply = json.loads(
+        (await nc.request(subject, json.dumps({"pause_until": until}).encode())).data
+    )
+    assert "error" not in reply, reply
+
+
+async def _resume_recorder(nc: Client) -> None:
+    subject = f"$JS.API.CONSUMER.PAUSE.{subjects.EVENTS_STREAM}.{subjects.RECORDER_DURABLE}"
+    reply = json.loads((await nc.request(subject, b"{}")).data)
+    assert "error" not in reply and not reply.get("paused"), reply
+
+
+@pytest.fixture
+async def paused(stack_factory: StackFactory) -> AsyncIterator[tuple[Stack, Client]]:
+    stack = await stack_factory(plugin_folders=str(FIXTURE_PLUGINS))
+    nc = await nats.connect(stack.nats_url)
+    await _pause_recorder(nc, 60)
+    try:
+        yield stack, nc
+    finally:
+        await nc.close()
+
+
+async def _sql_count(stack: Stack, table: object, task_id: int) -> int:
+    engine = create_engine(stack.database_url)
+    try:
+        async with engine.connect() as conn:
+            column = tasks.c.id if table is tasks else task_log.c.task_id
+            return int(await conn.scalar(select(func.count()).where(column == task_id)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_reads_of_an_unrecorded_task_come_from_its_accepted_event(
+    paused: tuple[Stack, Client],
+) -> None:
+    stack, nc = paused
+    task_id = await stack.submit(HELLO, inputStr="unrecorded input")
+    assert await _sql_count(stack, tasks, task_id) == 0  # nothing projected it
+
+    doc = await stack.task(task_id)
+    assert doc["status"] == "PENDING" and doc["log"] == "" and doc["outputs"] == []
+    # SSE reads JetStream only: the whole run, although SQL knows nothing of the task
+    kinds = [kind async for kind, _ in stack.events(task_id)]
+    assert kinds[0] == "accepted" and kinds[-1] == "succeeded"
+    for path in ("tasks/999999/", "tasks/999999/events"):
+        async with stack.http.get(stack.base + path) as resp:
+            assert resp.status == 404
+
+    await _resume_recorder(nc)
+    doc = await stack.finished(task_id)
+    assert doc["status"] == "SUCCESS"
+    assert doc["outputs"] and await _sql_count(stack, tasks, task_id) == 1
+
+
+async def test_subscribe_and_cancel_project_the_accepted_event_first(
+    paused: tuple[Stack, Client],
+) -> None:
+    stack, nc = paused
+    task_id = await stack.submit(WAIT, seconds="30")
+    body = {"command": "subscribe", "webhookHref": "http://127.0.0.1:9/hook", "event": "status"}
+    async with stack.http.post(f"{stack.base}tasks/{task_id}/", json=body) as resp:
+        assert resp.status == 200, await resp.text()
+    assert await _sql_count(stack, tasks, task_id) == 1  # the subscription needs the row
+
+    async with stack.http.post(f"{stack.base}tasks/{task_id}/cancel") as resp:
+        assert resp.status == 200, await resp.text()
+        doc = await resp.json()
+    assert doc["status"] == "FAILURE" and doc["log"] == "Cancelled by request."
+
+    await _resume_recorder(nc)  # the recorder re-applies accepted and cancelled: no doubles
+    doc = await stack.until(task_id, lambda d: d["status"] == "FAILURE")
+    assert doc["log"] == "Cancelled by request."
+    assert await _sql_count(stack, task_log, task_id) == 1
+
+
+async def test_pending_view_equals_the_projection_of_the_accepted_event() -> None:
+    engine = create_async_engine("sqlite+aiosqlite://")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    event = Accepted(
+        task_id=7,
+        at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        cmd_seq=7,
+        event_id="7.accepted",
+        plugin="p@v1",
+        plugin_name="p",
+        plugin_version="v1",
+        params={"a": "b"},
+    )
+    async with engine.begin() as conn:
+        await apply_event(conn, event, 3)
+        projected = await load_task(conn, 7)
+    await engine.dispose()
+    assert projected is not None
+    view = pending_view(event)
+    assert projected.created_at is not None and view.created_at is not None
+    assert projected.created_at.replace(tzinfo=UTC) == view.created_at
+    assert dataclasses.replace(projected, created_at=view.created_at) == view
