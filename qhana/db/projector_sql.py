@@ -61,6 +61,8 @@ def file_row(event: Output, seq: int) -> dict[str, Any]:
         "size": event.file.size,
         "token": event.token,
         "created_at": event.at,
+        # inline bytes outlive the event (QHANA_EVENTS ages out, SQL does not)
+        "content": event.file.inline,
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -102,6 +103,7 @@ task_files = Table(
     Column("size", BigInteger, nullable=False),
     Column("token", String(64), nullable=False),
     Column("created_at", TZ, nullable=False),
+    Column("content", LargeBinary, nullable=True),  # the bytes of an inline output
 )
 
 task_steps = Table(

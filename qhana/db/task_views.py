@@ -26,6 +26,7 @@ class FileView:
     object_name: str
     size: int
     token: str
+    content: bytes | None = None  # an inline output's bytes (only ``load_file`` reads them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ def _file(row: Any) -> FileView:
         object_name=row.object_name,
         size=row.size,
         token=row.token,
+        content=row._mapping.get("content"),
     )
 
 
@@ -77,7 +79,9 @@ _ROW = select(
 ).where(tasks.c.id == bindparam("task_id"))
 _LOG = select(task_log.c.text).where(task_log.c.task_id == bindparam("task_id"))
 _STEPS = select(task_steps).where(task_steps.c.task_id == bindparam("task_id"))
-_FILES = select(task_files).where(task_files.c.task_id == bindparam("task_id"))
+_FILES = select(*(c for c in task_files.c if c.name != "content")).where(
+    task_files.c.task_id == bindparam("task_id")
+)
 _LOG = _LOG.order_by(task_log.c.seq)
 _STEPS = _STEPS.order_by(task_steps.c.seq)
 _FILES = _FILES.order_by(task_files.c.id)

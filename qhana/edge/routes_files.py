@@ -55,7 +55,8 @@ async def get_file(request: web.Request) -> web.Response:
     etag = f'"{file.token[:16]}-{file.id}"'  # outputs never change: a stable validator
     if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
         return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
-    require_connected(request.app[NATS])  # 503 at once while NATS is away
+    if file.content is None:
+        require_connected(request.app[NATS])  # 503 at once while NATS is away
     data = await _file_bytes(request, file)
     if data is None:  # an inline output whose event has aged out of QHANA_EVENTS
         return error_response(404, "File not found.")
@@ -91,8 +92,10 @@ async def get_file(request: web.Request) -> web.Response:
 
 
 async def _file_bytes(request: web.Request, file: FileView) -> bytes | None:
+    if file.content is not None:  # an inline output, kept in SQL by the recorder
+        return file.content
     js = request.app[NATS].jetstream()
-    if not file.object_name:  # inline: the bytes are in the output event (seq = file id)
+    if not file.object_name:  # inline, projected before SQL kept the bytes: the event has them
         event = await load_output(js, file.id)
         if event is None or event.file.inline is None:
             return None

@@ -87,14 +87,8 @@ async def _assert_served(stack: Stack, href: str, expected: bytes) -> None:
     assert (await _get(stack, wrong))[0] == 404
 
 
-def _engine_url(stack: Stack) -> str:
-    if "database_url" in stack.settings.model_fields_set:
-        return stack.settings.database_url
-    return f"sqlite+aiosqlite:///{(stack.data_dir / 'qhana.db').resolve()}"
-
-
 async def _file_row(stack: Stack, file_id: int) -> Any:
-    engine = create_engine(_engine_url(stack))
+    engine = create_engine(stack.database_url)
     try:
         async with engine.connect() as conn:
             query = select(task_files).where(task_files.c.id == file_id)
@@ -116,9 +110,9 @@ async def test_small_output_is_inline_not_in_the_object_store(stack: Stack) -> N
     async with _nats(stack) as nc:
         assert await _object_messages(nc) == 0
     await _assert_served(stack, href, expected)
-    row = await _file_row(stack, _file_id(href))  # SQL keeps the metadata, not the bytes
+    row = await _file_row(stack, _file_id(href))  # SQL keeps the bytes: events age out
     assert (row.size, row.content_type, row.object_name) == (len(expected), "text/plain", "")
-    assert expected.decode() not in tuple(row) and not any(isinstance(v, bytes) for v in row)
+    assert row.content == expected
 
 
 async def test_large_output_still_goes_through_the_object_store(stack: Stack) -> None:
@@ -147,7 +141,7 @@ async def test_worker_reads_an_inline_file_by_its_own_url(stack: Stack) -> None:
 async def test_rebuild_keeps_an_inline_file(stack: Stack) -> None:
     href, expected, _ = await _output(stack, "input to survive a rebuild")
     before = await _file_row(stack, _file_id(href))
-    engine = create_engine(_engine_url(stack))
+    engine = create_engine(stack.database_url)
     woke = asyncio.Event()
 
     async def _wake(_: object) -> None:
@@ -233,3 +227,11 @@ def test_fileref_wire_shape() -> None:
     ):
         with pytest.raises(ValidationError):
             FileRef.model_validate(bad)
+
+
+async def test_inline_file_outlives_its_event(stack: Stack) -> None:
+    """QHANA_EVENTS ages out (max age); the bytes kept in SQL still serve the file."""
+    href, expected, _ = await _output(stack, "input that outlives its event")
+    async with _nats(stack) as nc:
+        assert await nc.jetstream().delete_msg(subjects.EVENTS_STREAM, _file_id(href))
+    await _assert_served(stack, href, expected)
