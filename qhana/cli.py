@@ -181,6 +181,11 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--queue", default=None, help="task queue (default: QHANA_QUEUE or 'default')"
     )
+    worker.add_argument(
+        "--settings-stdin",
+        action="store_true",
+        help="read all settings as JSON from standard input (how `qhana up` starts workers)",
+    )
     worker.set_defaults(run=_worker)
     sub.add_parser("registry", help="plugin catalogue from announce/heartbeat events").set_defaults(
         run=_registry
@@ -225,7 +230,10 @@ async def _run(run: Runner, settings: Settings, args: argparse.Namespace) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    if getattr(args, "settings_stdin", False):
+        settings = Settings.model_validate_json(sys.stdin.buffer.read())
+    else:
+        settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     if hasattr(args, "sync_run"):  # plain commands (plugins install / new): no event loop
         return int(args.sync_run(settings, args))

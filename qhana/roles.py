@@ -22,6 +22,7 @@ from qhana.metrics import Metrics
 from qhana.recorder import run_recorder
 from qhana.registry import run_registry
 from qhana.settings import Settings
+from qhana.up_workers import WorkerProcesses
 from qhana.worker.service import run_worker
 
 __all__ = ["BusStarter", "bound_port", "embedded_bus", "run_edge", "run_up", "serve_edge"]
@@ -104,7 +105,8 @@ async def run_up(
     announce: Callable[[str], None] = print,
     bus: BusStarter = embedded_bus,
 ) -> None:
-    """Embedded nats-server + SQLite + edge, registry, recorder and one worker in one process."""
+    """Embedded nats-server + SQLite + edge, registry and recorder in this process, and the
+    worker in ``settings.up_worker_processes`` child processes (0: in this process too)."""
     async with bus(data_dir, host) as nats_url:
         settings = _up_settings(settings, data_dir, nats_url, host, port)
         await upgrade_database(settings.database_url)
@@ -124,13 +126,19 @@ async def run_up(
             starts: list[Coroutine[Any, Any, None]] = [
                 run_registry(settings, engine, stop, nc=nc),
                 run_recorder(settings, engine, stop, nc=nc, metrics=metrics),
-                run_worker(settings, stop, ready=worker_ready),
             ]
+            if settings.up_worker_processes:
+                # spawned first: its start-up overlaps the edge's
+                workers = WorkerProcesses(settings, settings.up_worker_processes)
+                starts.insert(0, workers.run(stop))
+                worker_ready.set()  # ready once the registry lists its plugins (below)
+            else:
+                starts.append(run_worker(settings, stop, ready=worker_ready))
             roles = [asyncio.create_task(coro) for coro in starts]
             app = create_app(settings, nc=nc, engine=engine, metrics=metrics)
             runner = await serve_edge(app, host, port)
             await _first_of(worker_ready.wait(), roles)
-            await _wait_listed(settings)
+            await _first_of(_wait_listed(settings), roles)
             freeze_startup_objects()
             announce(f"qhana nats: {nats_url}")
             announce(f"qhana ready: http://{host}:{bound_port(runner)}/")

@@ -8,15 +8,25 @@ upstream deployment can switch over; a ``QHANA_`` name wins over an upstream nam
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["NatsSettings", "QueueLimits", "Settings"]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot pass {type(value).__name__} to a child process")
 
 
 def _default_runner_id() -> str:
@@ -222,6 +232,12 @@ class Settings(BaseSettings):
     uvloop: bool = Field(
         default=True, validation_alias=AliasChoices("QHANA_UVLOOP")
     )  # run every role on uvloop when it is installed (faster loop, same semantics)
+    # `qhana up`: 0 runs the worker inside the one process (least memory, fastest start);
+    # N > 0 runs N worker processes next to the edge/registry/recorder process (more
+    # throughput: plugins get their own cores; a crashing plugin cannot stop the edge)
+    up_worker_processes: int = Field(
+        default=0, ge=0, le=16, validation_alias=AliasChoices("QHANA_UP_WORKER_PROCESSES")
+    )
     log_format: str = Field(default="auto", validation_alias=AliasChoices("QHANA_LOG_FORMAT"))
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("QHANA_LOG_LEVEL", "DEFAULT_LOG_LEVEL")
@@ -245,6 +261,13 @@ class Settings(BaseSettings):
     def model_post_init(self, __context: object) -> None:
         if self.nats_url:
             self.nats = self.nats.model_copy(update={"url": self.nats_url})
+
+    def to_child_json(self) -> bytes:
+        """These exact settings for a child process (``Settings.model_validate_json`` reads
+        them back, environment ignored). Holds the secrets in clear: a pipe, never a log."""
+        data = self.model_dump(mode="python")
+        data["nats_url"] = None  # ``nats.url`` already is the effective URL
+        return json.dumps(data, default=_plain).encode()
 
     @property
     def queue_limits(self) -> QueueLimits:

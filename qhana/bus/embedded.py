@@ -66,8 +66,9 @@ class EmbeddedNats:
             self.process.kill()
 
 
-def _die_with_parent() -> None:
-    """Linux: the nats-server child gets SIGTERM when its parent dies, even by SIGKILL."""
+def die_with_parent() -> None:
+    """Linux: a child (nats-server, a worker) gets SIGTERM when its parent dies, even by
+    SIGKILL; a ``preexec_fn``."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
@@ -115,7 +116,7 @@ async def start_nats_server(
         *extra_args,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     output: list[bytes] = []
     try:
