@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["error_body", "error_response", "json_response", "validation_error"]
+__all__ = ["error_body", "error_response", "json_response", "see_other", "validation_error"]
 
 
 def json_response(
@@ -39,3 +39,9 @@ def error_response(
 def validation_error(location: str, errors: Mapping[str, Sequence[str]]) -> web.Response:
     """422 ``{"code":422,"status":"Unprocessable Entity","errors":{"form":{"inputStr":[...]}}}``."""
     return error_response(422, errors={location: {k: list(v) for k, v in errors.items()}})
+
+
+def see_other(location: str) -> web.Response:
+    """``303`` to ``location``, the same bytes as a raised ``HTTPSeeOther`` but returned:
+    an exception unwinding every middleware cost ~5 % of a submit's CPU."""
+    return web.Response(status=303, text="303: See Other", headers={"Location": location})

@@ -22,7 +22,7 @@ from qhana.edge.forms_io import read_form
 from qhana.edge.ids import path_id
 from qhana.edge.keys import CATALOGUE, COMMITS, ENGINE, NATS, SETTINGS
 from qhana.edge.plugin_json import list_entry, metadata_document, process_path, ui_path
-from qhana.edge.responses import error_response, json_response, validation_error
+from qhana.edge.responses import error_response, json_response, see_other, validation_error
 from qhana.edge.submit import submit_step, submit_task
 from qhana.edge.task_json import step_paths
 from qhana.edge.urls import base_url, path_prefix
@@ -193,7 +193,7 @@ async def plugin_process(request: web.Request) -> web.Response:
         return validation_error("form", errors)
     task_id = await submit_task(nc, info, params, files)
     prefix = path_prefix(request, request.app[SETTINGS])
-    raise web.HTTPSeeOther(f"{prefix}/tasks/{task_id}/")
+    return see_other(f"{prefix}/tasks/{task_id}/")
 
 
 async def _step_context(request: web.Request) -> tuple[PluginInfo, StepSpec, int, str]:
@@ -236,4 +236,4 @@ async def plugin_step(request: web.Request) -> web.Response:
     except StepNotOpen:
         return error_response(409, f"Step {step.step_id!r} of this task is not open.")
     prefix = path_prefix(request, request.app[SETTINGS])
-    raise web.HTTPSeeOther(f"{prefix}/tasks/{task_id}/")
+    return see_other(f"{prefix}/tasks/{task_id}/")

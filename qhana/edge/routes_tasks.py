@@ -205,21 +205,30 @@ async def task_events(request: web.Request) -> web.StreamResponse:
     task_id = path_id(request, "task_id", "Task not found.")
     require_connected(request.app[NATS])  # 503 at once while NATS is away
     js = request.app[NATS].jetstream()
-    if await first_event(js, task_id) is None:
-        await _task(request)  # 404 unless SQL knows it (its events may have expired)
     queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
 
     async def _on_msg(msg: object) -> None:
         meta = msg.metadata  # type: ignore[attr-defined]
         await queue.put((int(meta.sequence.stream), msg.data))  # type: ignore[attr-defined]
 
-    sub = await js.subscribe(
-        subjects.event(task_id),
-        stream=subjects.EVENTS_STREAM,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.ALL,
-        cb=_on_msg,
+    # the existence check and the consumer's creation are independent round trips: at once
+    first, sub = await asyncio.gather(
+        first_event(js, task_id),
+        js.subscribe(
+            subjects.event(task_id),
+            stream=subjects.EVENTS_STREAM,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            cb=_on_msg,
+        ),
     )
+    if first is None:
+        try:
+            await _task(request)  # 404 unless SQL knows it (its events may have expired)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            raise
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from qhana.db.tables import task_steps, tasks, webhooks
 from qhana.logging import get_logger
 from qhana.wire import (
     Cancelled,
+    EventKind,
     Failed,
     StepRequested,
     StepSubmitted,
@@ -39,7 +41,7 @@ from qhana.wire import (
     parse_event,
 )
 
-__all__ = ["DeliveryPolicy", "WebhookDispatcher", "upstream_kinds"]
+__all__ = ["SILENT_KINDS", "DeliveryPolicy", "WebhookDispatcher", "raw_kind", "upstream_kinds"]
 
 log = get_logger("qhana.webhooks")
 
@@ -89,6 +91,38 @@ async def _projected(conn: AsyncConnection, event: TaskEvent, seq: int) -> bool:
         step = await conn.scalar(select(task_steps.c.seq).where(task_steps.c.seq == seq))
         return step is not None
     return True  # step-submitted is projected by the edge before it answers
+
+
+_KIND = re.compile(rb'"kind":"([a-z-]+)"')
+# the kinds for which ``upstream_kinds`` is empty (a test keeps the two in step)
+SILENT_KINDS = frozenset(
+    kind.value
+    for kind in (
+        EventKind.ACCEPTED,
+        EventKind.STARTED,
+        EventKind.PROGRESS,
+        EventKind.LOG,
+        EventKind.OUTPUT,
+    )
+)
+
+
+def raw_kind(data: bytes) -> str | None:
+    """The ``kind`` of a serialised event, without parsing it (None: not found)."""
+    match = _KIND.search(data)
+    return match.group(1).decode() if match is not None else None
+
+
+async def _ack_silent(msgs: list[Msg]) -> list[Msg]:
+    """Ack the events whose kind fires no webhook (``upstream_kinds`` is empty); the rest."""
+    rest: list[Msg] = []
+    for msg in msgs:
+        if raw_kind(msg.data) in SILENT_KINDS:
+            with contextlib.suppress(Exception):
+                await msg.ack()
+        else:
+            rest.append(msg)
+    return rest
 
 
 def _task_of(msg: Msg) -> int | None:
@@ -152,8 +186,12 @@ class WebhookDispatcher:
                     await sub.unsubscribe()
 
     async def _handle_batch(self, msgs: list[Msg], poster: Poster) -> None:
-        """Tasks in parallel; the events of one task in order. Events of tasks without any
-        subscription are acked at once: one query per batch instead of two per event."""
+        """Tasks in parallel; the events of one task in order. Events that fire no webhook
+        (started, output, log, ...) and events of tasks without any subscription are acked
+        at once: at most one query per batch instead of two per event."""
+        msgs = await _ack_silent(msgs)
+        if not msgs:
+            return
         watched = await self._watched(msgs)
         by_task: dict[str, list[Msg]] = {}
         for msg in msgs:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import typing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -13,7 +15,8 @@ from conftest import StackFactory
 from support.stack import Stack
 
 from qhana.bus import subjects
-from qhana.recorder.webhooks import DeliveryPolicy
+from qhana.recorder.webhooks import SILENT_KINDS, DeliveryPolicy, raw_kind, upstream_kinds
+from qhana.wire import EventKind, Started, TaskEvent
 
 MULTI = "hello-world-multi-step@v0-2-1"
 
@@ -164,3 +167,19 @@ async def test_stop_interrupts_the_backoff(stack_factory: StackFactory, receiver
     # the dispatcher hands the event back (nak) instead of sitting out the 60 s backoff
     await asyncio.wait_for(stack.close(), 15)
     assert len(receiver.of("/down")) == 1
+
+
+def test_silent_kinds_are_exactly_those_that_fire_no_webhook() -> None:
+    classes = typing.get_args(typing.get_args(TaskEvent)[0])
+    assert {c.model_fields["kind"].default for c in classes} == set(EventKind)
+    for cls in classes:
+        silent = upstream_kinds(cls.model_construct()) == ()
+        assert (cls.model_fields["kind"].default.value in SILENT_KINDS) is silent, cls
+
+
+def test_the_kind_prefilter_reads_serialised_events() -> None:
+    event = Started(
+        task_id=1, at=datetime.now(UTC), cmd_seq=1, attempt=1, event_id="1.started", runner_id="r"
+    )
+    assert raw_kind(event.model_dump_json().encode()) == "started"
+    assert raw_kind(b'{"no": "kind"}') is None
