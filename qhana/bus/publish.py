@@ -13,7 +13,13 @@ from qhana.bus import subjects
 from qhana.errors import BusUnavailable
 from qhana.wire import TaskCommand, TaskEvent
 
-__all__ = ["publish_command", "publish_event"]
+__all__ = [
+    "PendingEvent",
+    "publish_command",
+    "publish_event",
+    "publish_event_soon",
+    "settle_events",
+]
 
 # a stream without a leader (failover after a node died) answers with one of these
 _TRANSIENT = (
@@ -80,3 +86,38 @@ async def publish_command(
     except Exception as exc:
         raise BusUnavailable(f"publishing a command for {command.plugin} failed: {exc}") from exc
     return int(ack.seq)
+
+
+PendingEvent = tuple[TaskEvent, "asyncio.Future[PubAck]"]
+"""An event published without waiting for its ack (``publish_event_soon``)."""
+
+
+async def publish_event_soon(js: JetStreamContext, event: TaskEvent) -> PendingEvent:
+    """Publish one event and return at once; ``settle_events`` waits for its ack.
+
+    Events of one connection are stored in the order they were published, so a worker can
+    publish ``started``, logs and outputs back to back and wait once, before the event that
+    ends the attempt."""
+    future = await js.publish_async(
+        subjects.event(event.task_id),
+        event.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": event.event_id},
+    )
+    return event, future
+
+
+async def settle_events(
+    js: JetStreamContext, pending: list[PendingEvent], timeout_s: float = 5.0
+) -> None:
+    """Wait for the acks of ``pending``. An event whose publish failed or got no ack in time
+    is published again with the same ``Nats-Msg-Id`` (so it is stored once); raises
+    ``BusUnavailable`` when that fails too."""
+    if not pending:
+        return
+    futures = [future for _, future in pending]
+    _, late = await asyncio.wait(futures, timeout=timeout_s)
+    for future in late:
+        future.cancel()
+    for event, future in pending:
+        if future.cancelled() or future.exception() is not None:
+            await publish_event(js, event, timeout_s)

@@ -15,7 +15,7 @@ from nats.js.object_store import ObjectStore
 
 from qhana.bus import subjects
 from qhana.bus.objects import put_new_object, read_file
-from qhana.bus.publish import publish_event
+from qhana.bus.publish import PendingEvent, publish_event, publish_event_soon, settle_events
 from qhana.errors import TaskCancelled
 from qhana.logging import get_logger
 from qhana.sdk.context import UploadedFile
@@ -26,6 +26,8 @@ from qhana.worker.inputs import OwnFiles, fetch_url
 from qhana.worker.url_policy import UrlPolicy
 
 __all__ = ["INLINE_OUTPUT_MAX_BYTES", "RequestedStep", "StoredUpload", "WorkerContext"]
+
+MAX_PENDING_EVENTS = 256  # events of one attempt in flight before emit_soon waits
 
 log = get_logger("qhana.worker")
 
@@ -89,6 +91,7 @@ class WorkerContext:
         self.requested_step: RequestedStep | None = None
         self.cancel_event = asyncio.Event()
         self._closed = False
+        self._pending: list[PendingEvent] = []
 
     @property
     def task_id(self) -> int:
@@ -122,8 +125,25 @@ class WorkerContext:
         }
 
     async def emit(self, event: TaskEvent) -> int:
+        """Publish and wait for the ack, after the acks of every event emitted before."""
         self._ensure_open()
+        await self.flush()
         return await publish_event(self._js, event)
+
+    async def emit_soon(self, event: TaskEvent) -> None:
+        """Publish an event that does not end the attempt (started, log, progress, output)
+        without waiting for its ack: the ``emit`` that ends every attempt (succeeded,
+        failed, step-requested) waits for all of them first, so nothing is acked before
+        it is stored, and a lone task pays one round trip instead of one per event."""
+        self._ensure_open()
+        self._pending.append(await publish_event_soon(self._js, event))
+        if len(self._pending) >= MAX_PENDING_EVENTS:  # a chatty plugin: bounded in flight
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every event emitted so far is stored (raises ``BusUnavailable``)."""
+        pending, self._pending = self._pending, []
+        await settle_events(self._js, pending)
 
     def _ensure_open(self) -> None:
         if self._closed:
@@ -137,12 +157,12 @@ class WorkerContext:
         self._closed = True
 
     async def log(self, text: str) -> None:
-        await self.emit(LogLine(**self.event_fields(), text=text))
+        await self.emit_soon(LogLine(**self.event_fields(), text=text))
 
     async def progress(
         self, value: float, *, target: float = 100, start: float = 0, unit: str = "%"
     ) -> None:
-        await self.emit(
+        await self.emit_soon(
             Progress(**self.event_fields(), value=value, start=start, target=target, unit=unit)
         )
 
@@ -168,7 +188,7 @@ class WorkerContext:
             ref = FileRef(
                 object_name=object_name, name=safe, content_type=content_type, size=len(payload)
             )
-        await self.emit(
+        await self.emit_soon(
             Output(**fields, file=ref, data_type=data_type, token=secrets.token_urlsafe(32))
         )
 
