@@ -24,8 +24,10 @@ from qhana.logging import get_logger
 from qhana.sdk import Plugin
 from qhana.urlmap import UrlRewriter
 from qhana.wire import Failed, Progress, Started, StepRequested, Succeeded, TaskCommand
+from qhana.worker.cancel_view import CancelView
 from qhana.worker.context import StoredUpload, WorkerContext
 from qhana.worker.execute import HandlerResult, run_handler
+from qhana.worker.keepalive import KeepAlive
 from qhana.worker.outcome import Done, Failure, Outcome, Redeliver, settle_message
 from qhana.worker.url_policy import UrlPolicy
 
@@ -68,6 +70,8 @@ class TaskLoop:
         self._running: dict[int, WorkerContext] = {}
         self._running_plugins: dict[int, str] = {}
         self._inflight: set[asyncio.Task[None]] = set()
+        self._keep_alive = KeepAlive(ack_wait_s)
+        self._cancels = CancelView(nc, state, on_cancel=self._cancel_running)
         self.handled = 0
 
     @property
@@ -83,16 +87,18 @@ class TaskLoop:
         sub = await self._js.pull_subscribe_bind(
             durable=subjects.queue_consumer(self._queue), stream=subjects.TASKS_STREAM
         )
-        cancel_sub = await self._nc.subscribe(
-            f"{subjects.CONTROL_PREFIX}.task.*.cancel", cb=self._on_cancel
-        )
+        await self._cancels.start()
+        ticker = asyncio.create_task(self._keep_alive.run())
         try:
             while not stop.is_set():
                 await self._fetch_batch(sub, stop)
         finally:
-            await cancel_sub.unsubscribe()
-            if self._inflight:
+            if self._inflight:  # still cancellable and kept alive while they drain
                 await asyncio.gather(*self._inflight, return_exceptions=True)
+            await self._cancels.stop()
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
             await self._return_stragglers(sub)
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -142,11 +148,8 @@ class TaskLoop:
         finally:
             self._slots.release()
 
-    async def _on_cancel(self, msg: Msg) -> None:
-        try:
-            task_id = int(msg.subject.split(".")[3])
-        except (IndexError, ValueError):
-            return
+    def _cancel_running(self, task_id: int) -> None:
+        """A control message: stop the attempt of the task running here, if there is one."""
         ctx = self._running.get(task_id)
         if ctx is not None:
             ctx.cancel_event.set()
@@ -173,9 +176,10 @@ class TaskLoop:
             rewrite=self._rewrite,
             policy=self._url_policy,
         )
+        # registered before the cancel check: a control message from now on reaches the attempt
         self._running[task_id] = ctx
         self._running_plugins[task_id] = cmd.plugin
-        ticker = asyncio.create_task(self._keep_alive(msg))
+        self._keep_alive.track(msg)
         started = time.perf_counter()
         try:
             outcome = await self._attempt(cmd, ctx, bound)
@@ -184,7 +188,7 @@ class TaskLoop:
             outcome = Redeliver(1.0)
         finally:
             ctx.close()
-            ticker.cancel()
+            self._keep_alive.release(msg)
             self._running.pop(task_id, None)
             self._running_plugins.pop(task_id, None)
         await settle_message(msg, outcome)
@@ -195,12 +199,6 @@ class TaskLoop:
             duration_s=round(time.perf_counter() - started, 4),
         )
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        while True:
-            await asyncio.sleep(self._ack_wait_s / 3)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
-
     async def _attempt(self, cmd: TaskCommand, ctx: WorkerContext, bound: Any) -> Outcome:
         plugin = self._plugins.get(cmd.plugin)
         step = plugin.step(cmd.step_id) if plugin and cmd.step_id else None
@@ -208,7 +206,7 @@ class TaskLoop:
             # another runner of this queue may offer it; max_deliver ends the hunt
             bound.warning("task.plugin_unavailable", step=cmd.step_id)
             return Redeliver(2.0)
-        if await self._was_cancelled(ctx.task_id):
+        if await self._cancels.is_cancelled(ctx.task_id):
             bound.info("task.skipped_cancelled")  # cancelled while it waited in the queue
             return Done()
         await ctx.emit(Started(**ctx.event_fields(), runner_id=self._runner_id))
@@ -254,13 +252,6 @@ class TaskLoop:
             Failed(**ctx.event_fields(), reason=reason.splitlines()[0][:500], log=reason)
         )
         return Failure(reason)
-
-    async def _was_cancelled(self, task_id: int) -> bool:
-        try:
-            await self._state.get(subjects.cancelled_marker(task_id))
-        except KeyNotFoundError:
-            return False
-        return True
 
     async def _load_state(self, task_id: int) -> dict[str, Any]:
         try:
