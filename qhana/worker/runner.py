@@ -25,7 +25,7 @@ from qhana.sdk import Plugin
 from qhana.urlmap import UrlRewriter
 from qhana.wire import Failed, Progress, Started, StepRequested, Succeeded, TaskCommand
 from qhana.worker.cancel_view import CancelView
-from qhana.worker.context import StoredUpload, WorkerContext
+from qhana.worker.context import INLINE_OUTPUT_MAX_BYTES, StoredUpload, WorkerContext
 from qhana.worker.execute import HandlerResult, run_handler
 from qhana.worker.keepalive import KeepAlive
 from qhana.worker.outcome import Done, Failure, Outcome, Redeliver, settle_message
@@ -53,7 +53,9 @@ class TaskLoop:
         files: ObjectStore,
         rewrite: UrlRewriter | None = None,
         url_policy: UrlPolicy | None = None,
+        inline_max_bytes: int = INLINE_OUTPUT_MAX_BYTES,
     ) -> None:
+        self._inline_max_bytes = inline_max_bytes
         self._rewrite = rewrite
         self._url_policy = url_policy
         self._nc = nc
@@ -175,6 +177,7 @@ class TaskLoop:
             uploads={k: StoredUpload(v, self._files) for k, v in cmd.files.items()},
             rewrite=self._rewrite,
             policy=self._url_policy,
+            inline_max_bytes=self._inline_max_bytes,
         )
         # registered before the cancel check: a control message from now on reaches the attempt
         self._running[task_id] = ctx
@@ -209,7 +212,8 @@ class TaskLoop:
         if await self._cancels.is_cancelled(ctx.task_id):
             bound.info("task.skipped_cancelled")  # cancelled while it waited in the queue
             return Done()
-        await ctx.emit(Started(**ctx.event_fields(), runner_id=self._runner_id))
+        # not waited for: the event that ends the attempt waits for every ack before it
+        await ctx.emit_soon(Started(**ctx.event_fields(), runner_id=self._runner_id))
         bound.info("task.started")
         if cmd.step_id:
             ctx.state.update(await self._load_state(ctx.task_id))

@@ -65,6 +65,7 @@ async def run_worker(
             files=await js.object_store(subjects.FILES_BUCKET),
             rewrite=UrlRewriter.parse(settings.url_map, settings.url_map_from_localhost),
             url_policy=UrlPolicy.from_settings(settings),
+            inline_max_bytes=settings.inline_output_max_bytes,
         )
         presence = Presence(
             nc,

@@ -16,6 +16,7 @@ from typing import Any
 
 import nats
 import pytest
+from conftest import StackFactory
 from multidict import CIMultiDictProxy
 from nats.aio.client import Client
 from pydantic import ValidationError
@@ -234,4 +235,12 @@ async def test_inline_file_outlives_its_event(stack: Stack) -> None:
     href, expected, _ = await _output(stack, "input that outlives its event")
     async with _nats(stack) as nc:
         assert await nc.jetstream().delete_msg(subjects.EVENTS_STREAM, _file_id(href))
+    await _assert_served(stack, href, expected)
+
+
+async def test_the_setting_reaches_the_worker(stack_factory: StackFactory) -> None:
+    """QHANA_INLINE_OUTPUT_MAX_BYTES=0: every output goes through the Object Store."""
+    stack = await stack_factory(inline_output_max_bytes=0)
+    href, expected, event = await _output(stack, "tiny input")
+    assert event.file.inline is None and event.file.object_name.startswith("tasks/")
     await _assert_served(stack, href, expected)
