@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -34,6 +35,8 @@ from qhana.settings import Settings
 from qhana.wire import Announce, Heartbeat, Withdraw
 
 __all__ = ["Registry", "run_registry"]
+
+T = TypeVar("T")
 
 log = get_logger("qhana.registry")
 
@@ -63,6 +66,7 @@ class Registry:
         self._purge_interval_s = purge_interval_s
         self._beats: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
+        self._writes: set[asyncio.Future[Any]] = set()
         self._session: int | None = None
         self._started = asyncio.get_running_loop().time()
 
@@ -70,7 +74,23 @@ class Registry:
         with contextlib.suppress(Exception):
             await self._nc.publish(subjects.REGISTRY_CHANGED, b"")
 
+    async def _settled(self, work: Awaitable[T]) -> T:
+        """Run a database write so that cancelling the caller cannot abandon it half-way.
+
+        Unsubscribing cancels a message callback and the stop cancels the periodic tasks;
+        a transaction cut off between its statements and its commit/rollback keeps its
+        connection checked out and SQLite's write lock held, so every later writer on the
+        file (the next ``qhana up`` on the same data dir) fails with "database is locked".
+        ``run`` waits for the writes still going when it stops."""
+        task = asyncio.ensure_future(work)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
     async def _on_plugins(self, msg: Msg) -> None:
+        await self._settled(self._record_plugins(msg))
+
+    async def _record_plugins(self, msg: Msg) -> None:
         now = datetime.now(UTC)
         try:
             async with self._lock, self._engine.begin() as conn:
@@ -96,7 +116,7 @@ class Registry:
         while True:
             await asyncio.sleep(period_s)
             try:
-                await action()
+                await self._settled(action())
             except Exception as exc:  # the database may be briefly away: try again later
                 log.warning("registry.periodic_failed", action=action.__name__, error=str(exc))
 
@@ -174,6 +194,8 @@ class Registry:
                     await task
             await beats_sub.unsubscribe()
             await plugins_sub.unsubscribe()
+            if self._writes:
+                await asyncio.gather(*self._writes, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.touch()
 
