@@ -2,10 +2,11 @@
 
 A submit does not wait for SQL: the edge publishes the command and the ``accepted`` event
 and answers ``303``. Until the recorder has projected that event (a few milliseconds), the
-task has no row. A read then finds the ``accepted`` event itself (one JetStream request on
-the task's own subject) and shows the task as it will look once projected: ``PENDING``,
-its plugin, its parameters. A write that needs the row (a webhook subscription, a cancel)
-first projects the ``accepted`` event, idempotently, exactly as the recorder would.
+task has no row. A read then finds the ``accepted`` event itself (JetStream requests on
+the task's own subject; a fast worker's ``started`` may be stored before it) and shows the
+task as it will look once projected: ``PENDING``, its plugin, its parameters. A write that
+needs the row (a webhook subscription, a cancel) first projects the event, idempotently,
+exactly as the recorder would.
 """
 
 from __future__ import annotations
@@ -21,21 +22,24 @@ from qhana.bus import subjects
 from qhana.db.projector import apply_event
 from qhana.db.task_views import TaskView, load_task
 from qhana.logging import get_logger
-from qhana.wire import Accepted, TaskStatus, parse_event
+from qhana.wire import Accepted, TaskEvent, TaskStatus, parse_event
 
 __all__ = ["UnrecordedTask", "find_unrecorded", "first_event", "pending_view", "record"]
 
 log = get_logger("qhana.edge")
 
-UnrecordedTask = tuple[Accepted, int]
-"""The ``accepted`` event of a task and its stream sequence in ``QHANA_EVENTS``."""
+UnrecordedTask = tuple[TaskEvent, int]
+"""An event of the task (its ``accepted`` one when found) and its sequence in QHANA_EVENTS."""
+
+SCAN_EVENTS = 16  # events looked at for the ``accepted`` one
 
 
-async def first_event(js: JetStreamContext, task_id: int) -> RawStreamMsg | None:
-    """The task's first event in ``QHANA_EVENTS`` (None: none, or NATS is away)."""
+async def first_event(js: JetStreamContext, task_id: int, from_seq: int = 1) -> RawStreamMsg | None:
+    """The task's first event in ``QHANA_EVENTS`` at or after ``from_seq`` (None: none, or
+    NATS is away)."""
     try:
         return await js.get_msg(
-            subjects.EVENTS_STREAM, seq=1, subject=subjects.event(task_id), next=True
+            subjects.EVENTS_STREAM, seq=from_seq, subject=subjects.event(task_id), next=True
         )
     except NotFoundError:
         return None
@@ -45,28 +49,37 @@ async def first_event(js: JetStreamContext, task_id: int) -> RawStreamMsg | None
 
 
 async def find_unrecorded(js: JetStreamContext, task_id: int) -> UnrecordedTask | None:
-    """The first event of the task, if it is its ``accepted`` event (None: no such task)."""
-    raw = await first_event(js, task_id)
-    if raw is None:
-        return None
-    try:
-        event = parse_event(raw.data or b"")
-    except ValidationError:
-        return None
-    if not isinstance(event, Accepted) or event.task_id != task_id or raw.seq is None:
-        return None
-    return event, raw.seq
+    """The task's ``accepted`` event, else its first event (None: no such task)."""
+    found: UnrecordedTask | None = None
+    from_seq = 1
+    for _ in range(SCAN_EVENTS):
+        raw = await first_event(js, task_id, from_seq)
+        if raw is None or raw.seq is None:
+            break
+        from_seq = raw.seq + 1
+        try:
+            event = parse_event(raw.data or b"")
+        except ValidationError:
+            continue
+        if event.task_id != task_id:
+            continue
+        if isinstance(event, Accepted):
+            return event, raw.seq
+        found = found or (event, raw.seq)
+    return found
 
 
-def pending_view(event: Accepted) -> TaskView:
-    """What ``load_task`` returns once only the ``accepted`` event is projected."""
+def pending_view(event: TaskEvent) -> TaskView:
+    """What ``load_task`` returns once only the ``accepted`` event is projected (for another
+    event: a pending task whose plugin and parameters are not known yet)."""
+    accepted = event if isinstance(event, Accepted) else None
     return TaskView(
         id=event.task_id,
-        plugin=event.plugin,
-        params=event.params,
+        plugin=accepted.plugin if accepted else None,
+        params=accepted.params if accepted else None,
         status=TaskStatus.PENDING,
         log="",
-        created_at=event.at,
+        created_at=event.at if accepted else None,
         started_at=None,
         finished_at=None,
         progress=None,

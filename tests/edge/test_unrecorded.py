@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from support.stack import Stack
 
 from qhana.bus import subjects
+from qhana.bus.publish import publish_event
 from qhana.db import create_engine
 from qhana.db.projector import apply_event
 from qhana.db.tables import metadata, task_log, tasks
 from qhana.db.task_views import load_task
 from qhana.edge.unrecorded import pending_view
-from qhana.wire import Accepted
+from qhana.wire import Accepted, Started
 
 HELLO = "hello-world@v0-2-1"
 WAIT = "wait-demo@v1-0-0"
@@ -135,3 +136,32 @@ async def test_pending_view_equals_the_projection_of_the_accepted_event() -> Non
     assert projected.created_at is not None and view.created_at is not None
     assert projected.created_at.replace(tzinfo=UTC) == view.created_at
     assert dataclasses.replace(projected, created_at=view.created_at) == view
+
+
+async def test_a_worker_event_stored_before_accepted_does_not_hide_the_task(
+    paused: tuple[Stack, Client],
+) -> None:
+    """The worker may pull a command and store ``started`` before the edge's ``accepted``."""
+    stack, nc = paused
+    js = nc.jetstream()
+    at = datetime.now(UTC)
+    common = {"at": at, "cmd_seq": 777}
+    started = Started(task_id=777, attempt=1, event_id="777.777.1.0", runner_id="r", **common)
+    accepted = Accepted(
+        task_id=777,
+        event_id="777.accepted",
+        plugin=HELLO,
+        plugin_name="hello-world",
+        plugin_version="v0.2.1",
+        params={"inputStr": "x"},
+        **common,
+    )
+    for event in (started, accepted):
+        await publish_event(js, event)
+    async with stack.http.get(f"{stack.base}tasks/777/") as resp:
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["status"] == "PENDING"
+    only_started = started.model_copy(update={"task_id": 778, "event_id": "778.778.1.0"})
+    await publish_event(js, only_started)  # the accepted event never came: still a task
+    async with stack.http.get(f"{stack.base}tasks/778/") as resp:
+        assert resp.status == 200, await resp.text()
