@@ -16,7 +16,15 @@ from typing import Any
 from qhana.bench.load import latency_poll, latency_sse, session
 from qhana.bench.raw import raw_ceiling
 from qhana.bench.report import render_table, targets_met
-from qhana.bench.scenarios import QUICK, BenchConfig, completion, first_task, get_rates, workers
+from qhana.bench.scenarios import (
+    QUICK,
+    BenchConfig,
+    completion,
+    first_task,
+    get_rates,
+    split_stack,
+    workers,
+)
 from qhana.bench.stack import BenchStack, start_stack
 
 __all__ = ["BenchConfig", "QUICK", "run_bench"]
@@ -70,6 +78,10 @@ async def run_bench(
         await _measure(stack, cfg, results)
     finally:
         await stack.stop()
+    try:  # after the default stack stopped: the two never share the CPU
+        async with session(cfg.clients) as http:
+            results.update(await split_stack(data_dir / "split", http, cfg))
+    finally:
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     results["bench_s"] = round(time.perf_counter() - started, 1)

@@ -12,11 +12,12 @@ from typing import Any
 import aiohttp
 
 from qhana.bench.load import get_rate, submit_many, submit_one, until
-from qhana.bench.stack import BenchStack, WorkerProc, start_worker
+from qhana.bench.stack import BenchStack, WorkerProc, start_stack, start_worker
 
 __all__ = [
     "BenchConfig",
     "completion",
+    "split_stack",
     "first_task",
     "get_rates",
     "workers",
@@ -200,4 +201,26 @@ async def workers(
         "burn_2_workers_tasks_per_s": round(two, 2),
         "worker_scaling_ratio": round(two / one, 3),
         "machine_scaling_ratio": round(machine, 3),
+    }
+
+
+async def split_stack(
+    data_dir: Path, http: aiohttp.ClientSession, cfg: BenchConfig
+) -> dict[str, float]:
+    """The same stack with its worker in a child process (``QHANA_UP_WORKER_PROCESSES=1``):
+    what the one-process default trades for its memory and start-up figures."""
+    stack = await start_stack(data_dir, env={"QHANA_UP_WORKER_PROCESSES": "1"})
+    try:
+        first_s, _ = await first_task(stack, http)
+        await asyncio.sleep(1.0)
+        rss = stack.rss_mib()
+        done = await completion(stack, http, cfg)
+    finally:
+        await stack.stop()
+    return {
+        "split_start_to_first_task_s": round(first_s, 3),
+        "split_idle_rss_mib": round(rss, 1),
+        "split_completion_tasks_per_s": done["completion_tasks_per_s"],
+        "split_completion_cpu_ms_per_task": done["completion_cpu_ms_per_task"],
+        "split_submit_per_s": done["submit_per_s"],
     }

@@ -127,8 +127,11 @@ async def _read_announcements(
             return nats_url, m.group(1)
 
 
-async def start_stack(data_dir: Path, timeout_s: float = 60.0) -> BenchStack:
-    """Start ``qhana up --port 0`` on ``data_dir``; returns once it printed ``qhana ready``."""
+async def start_stack(
+    data_dir: Path, timeout_s: float = 60.0, env: dict[str, str] | None = None
+) -> BenchStack:
+    """Start ``qhana up --port 0`` on ``data_dir`` (``env``: extra ``QHANA_*`` settings);
+    returns once it printed ``qhana ready``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = data_dir / "up.log"
     with stderr_path.open("wb") as err:
@@ -146,7 +149,7 @@ async def start_stack(data_dir: Path, timeout_s: float = 60.0) -> BenchStack:
             str(data_dir),
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
-            env=_env({}),
+            env=_env(env or {}),
         )
     lines: list[str] = []
     try:

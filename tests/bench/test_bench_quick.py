@@ -25,6 +25,9 @@ KEYS = (
     "machine_scaling_ratio",
     "completion_cpu_ms_per_task",
     "task_get_cpu_ms",
+    "split_completion_tasks_per_s",
+    "split_idle_rss_mib",
+    "split_start_to_first_task_s",
 )
 LATENCIES = ("latency_sse_ms", "latency_poll_ms")
 
