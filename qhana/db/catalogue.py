@@ -120,23 +120,31 @@ async def record_heartbeats(conn: AsyncConnection, beats: Mapping[str, datetime]
     return back
 
 
-async def mark_dead_runners(conn: AsyncConnection, now: datetime, missed: int) -> list[str]:
-    """Runners whose last beat is older than ``missed`` intervals become dead."""
+async def mark_dead_runners(
+    conn: AsyncConnection, now: datetime, missed: int
+) -> tuple[list[str], datetime | None]:
+    """Runners whose last beat is older than ``missed`` intervals become dead; also the
+    earliest moment another live runner can become dead (None: no live runner)."""
     rows = await conn.execute(
         select(runners.c.id, runners.c.last_heartbeat, runners.c.heartbeat_interval_s).where(
             runners.c.alive.is_(True)
         )
     )
-    dead = [
-        r.id
-        for r in rows
-        if r.last_heartbeat is None
-        or _aware(r.last_heartbeat) < now - timedelta(seconds=missed * r.heartbeat_interval_s)
-    ]
+    dead: list[str] = []
+    next_deadline: datetime | None = None
+    for r in rows:
+        if r.last_heartbeat is None:
+            dead.append(r.id)
+            continue
+        deadline = _aware(r.last_heartbeat) + timedelta(seconds=missed * r.heartbeat_interval_s)
+        if deadline < now:
+            dead.append(r.id)
+        elif next_deadline is None or deadline < next_deadline:
+            next_deadline = deadline
     if dead:
         await _touch_last_available(conn, dead, now)
         await conn.execute(update(runners).where(runners.c.id.in_(dead)).values(alive=False))
-    return dead
+    return dead, next_deadline
 
 
 def _aware(value: datetime) -> datetime:

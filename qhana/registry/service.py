@@ -38,6 +38,8 @@ __all__ = ["Registry", "run_registry"]
 
 T = TypeVar("T")
 
+BEAT_FLUSH_S = 0.25  # beats are written at most this often (revival, lastAvailable)
+
 log = get_logger("qhana.registry")
 
 TOUCH_S = 5.0  # how often last_available of live plugins and the session clock advance
@@ -65,6 +67,13 @@ class Registry:
         self._purge_after_s = purge_after_s
         self._purge_interval_s = purge_interval_s
         self._beats: dict[str, datetime] = {}
+        # the earliest moment a live runner may have missed its beats (None: no live runner),
+        # valid while _deadline_known; sweeps before it only buffer beats, so an idle
+        # registry writes once per beat flush instead of every sweep, and a death is seen
+        # within one sweep of its deadline
+        self._deadline: datetime | None = None
+        self._deadline_known = False
+        self._flushed_at = 0.0
         self._lock = asyncio.Lock()
         self._writes: set[asyncio.Future[Any]] = set()
         self._session: int | None = None
@@ -102,6 +111,7 @@ class Registry:
         except ValidationError as exc:
             log.warning("registry.bad_message", subject=msg.subject, error=str(exc))
             return
+        self._deadline_known = False  # a new or withdrawn runner: look at SQL next sweep
         log.info("registry.updated", subject=msg.subject)
         await self._notify()
 
@@ -121,15 +131,25 @@ class Registry:
                 log.warning("registry.periodic_failed", action=action.__name__, error=str(exc))
 
     async def sweep(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        in_grace = loop_now - self._started < self._grace_s
+        now = datetime.now(UTC)
+        deadline_passed = self._deadline is not None and now >= self._deadline
+        due = not in_grace and (not self._deadline_known or deadline_passed)
+        flush = bool(self._beats) and loop_now - self._flushed_at >= BEAT_FLUSH_S
+        if not (due or flush):
+            return
         beats, self._beats = self._beats, {}
-        in_grace = asyncio.get_running_loop().time() - self._started < self._grace_s
+        self._flushed_at = loop_now
         revived: list[str] = []
+        dead: list[str] = []
         try:
             async with self._lock, self._engine.begin() as conn:
                 if beats:
                     revived = await record_heartbeats(conn, beats)
-                now = datetime.now(UTC)
-                dead = [] if in_grace else await mark_dead_runners(conn, now, self._missed)
+                if not in_grace:
+                    dead, self._deadline = await mark_dead_runners(conn, now, self._missed)
+                    self._deadline_known = True
         except Exception as exc:  # the database may be briefly away: keep the beats
             self._beats = {**beats, **self._beats}
             log.warning("registry.sweep_failed", error=str(exc))
@@ -216,9 +236,9 @@ async def run_registry(
             client,
             engine,
             missed=settings.missed_heartbeats,
-            # fine-grained, so "dead after N missed beats" is declared within ~0.1 s of the
-            # Nth missed beat (worst case N x interval + 0.1 s after the last beat)
-            sweep_s=min(0.1, settings.heartbeat_interval_s / 4),
+            # fine-grained, so "dead after N missed beats" is declared within ~20 ms of the
+            # Nth missed beat; a sweep touches SQL only when a deadline or a flush is due
+            sweep_s=min(0.02, settings.heartbeat_interval_s / 10),
             grace_s=1.5 * settings.heartbeat_interval_s,
             purge_after_s=settings.purge_after_s,
             purge_interval_s=settings.plugin_purge_interval,
