@@ -120,11 +120,19 @@ async def record_heartbeats(conn: AsyncConnection, beats: Mapping[str, datetime]
     return back
 
 
+NOTICE_S = 0.05  # see mark_dead_runners
+
+
 async def mark_dead_runners(
     conn: AsyncConnection, now: datetime, missed: int
 ) -> tuple[list[str], datetime | None]:
-    """Runners whose last beat is older than ``missed`` intervals become dead; also the
-    earliest moment another live runner can become dead (None: no live runner)."""
+    """Runners whose ``missed``-th beat since their last one is due become dead; also the
+    earliest moment another live runner can become dead (None: no live runner).
+
+    The deadline is that beat's due time less a tenth of an interval (at most 50 ms): about
+    what the registry needs to notice, commit and tell the edges, so a SIGKILLed runner is
+    unlisted no later than ``missed`` intervals after it died. A live runner beat twice
+    since, so the early margin cannot cost it its place."""
     rows = await conn.execute(
         select(runners.c.id, runners.c.last_heartbeat, runners.c.heartbeat_interval_s).where(
             runners.c.alive.is_(True)
@@ -136,7 +144,9 @@ async def mark_dead_runners(
         if r.last_heartbeat is None:
             dead.append(r.id)
             continue
-        deadline = _aware(r.last_heartbeat) + timedelta(seconds=missed * r.heartbeat_interval_s)
+        interval_s = r.heartbeat_interval_s
+        margin_s = min(NOTICE_S, interval_s / 10)
+        deadline = _aware(r.last_heartbeat) + timedelta(seconds=missed * interval_s - margin_s)
         if deadline < now:
             dead.append(r.id)
         elif next_deadline is None or deadline < next_deadline:
