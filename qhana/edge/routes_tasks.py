@@ -248,6 +248,10 @@ async def task_events(request: web.Request) -> web.StreamResponse:
             kind = json.loads(data).get("kind", "message")
             await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data))
             if kind in _TERMINAL:
+                # end the stream with the last event, before the consumer is deleted: a
+                # client that stops reading at the terminal event finds the response
+                # complete and keeps its connection for the next request
+                await response.write_eof()
                 break
     except (ConnectionResetError, asyncio.CancelledError):
         pass
