@@ -180,6 +180,8 @@ async def _next_or_none(
     queue: asyncio.Queue[tuple[int, bytes]], closing: asyncio.Event, timeout_s: float
 ) -> tuple[int, bytes] | None:
     """The next queued event; None after ``timeout_s`` or when the edge shuts down."""
+    with contextlib.suppress(asyncio.QueueEmpty):  # usual when events come in a burst
+        return queue.get_nowait()
     getter = asyncio.ensure_future(queue.get())
     stopper = asyncio.ensure_future(closing.wait())
     done, _ = await asyncio.wait(
