@@ -98,11 +98,16 @@ async def publish_event_soon(js: JetStreamContext, event: TaskEvent) -> PendingE
     Events of one connection are stored in the order they were published, so a worker can
     publish ``started``, logs and outputs back to back and wait once, before the event that
     ends the attempt."""
-    future = await js.publish_async(
-        subjects.event(event.task_id),
-        event.model_dump_json().encode(),
-        headers={"Nats-Msg-Id": event.event_id},
-    )
+    try:
+        future = await js.publish_async(
+            subjects.event(event.task_id),
+            event.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": event.event_id},
+        )
+    except Exception as exc:  # closed connection, too many stalled publishes
+        raise BusUnavailable(
+            f"publishing {event.kind} of task {event.task_id} failed: {exc}"
+        ) from exc
     return event, future
 
 
