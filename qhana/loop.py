@@ -25,8 +25,10 @@ def _loop_factory(use_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] |
 
 def freeze_startup_objects() -> None:
     """Call once start-up is done: modules, plugins and settings move out of the collector's
-    reach, so a full collection no longer scans them (py-spy: ~66 ms per gen-2 pass)."""
+    reach, so a full collection no longer scans them (py-spy: ~66 ms per gen-2 pass). The
+    collector is (back) on from here (``qhana up`` starts with it off)."""
     gc.freeze()
+    gc.enable()
 
 
 def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
