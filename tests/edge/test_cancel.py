@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import nats
 from conftest import FIXTURE_PLUGINS, StackFactory
+from support.consumers import consumer_idle
 from support.stack import Stack
 
 from qhana.bus import subjects
@@ -13,22 +11,6 @@ from qhana.bus import subjects
 WAIT = "wait-demo@v1-0-0"
 HELLO = "hello-world@v0-2-1"
 REASON = "Cancelled by request."
-
-
-async def _queue_drained(stack: Stack, timeout_s: float = 30) -> None:
-    """Until the worker has settled every task command (nothing pending or unacked)."""
-    nc = await nats.connect(stack.nats_url)
-    try:
-        js = nc.jetstream()
-        durable = subjects.queue_consumer("default")
-        async with asyncio.timeout(timeout_s):
-            while True:
-                info = await js.consumer_info(subjects.TASKS_STREAM, durable)
-                if info.num_pending == 0 and info.num_ack_pending == 0:
-                    return
-                await asyncio.sleep(0.05)
-    finally:
-        await nc.close()
 
 
 async def _cancel(stack: Stack, task_id: int, slash: str = "") -> dict[str, object]:
@@ -49,7 +31,9 @@ async def test_cancel_running_and_pending(stack_factory: StackFactory) -> None:
     doc = await _cancel(stack, running, "/")
     assert doc["status"] == "FAILURE"
 
-    await _queue_drained(stack)  # the worker got to the pending task and settled it
+    await consumer_idle(
+        stack.nats_url, subjects.TASKS_STREAM, subjects.queue_consumer("default")
+    )  # the worker got to the pending task and settled it
     final = await stack.task(pending)
     assert final["status"] == "FAILURE"
     assert final["log"] == REASON and final["outputs"] == []  # it never ran

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import nats
 import pytest
 from aiohttp import web
 from conftest import StackFactory
+from support.consumers import consumer_idle
 from support.stack import Stack
 
 from qhana.bus import subjects
@@ -88,23 +88,9 @@ async def _subscribe(
 async def _waiting_for_step(stack: Stack) -> int:
     task_id = await stack.submit(MULTI, inputStr="first input")
     await stack.until(task_id, lambda doc: "steps" in doc)
-    await _drained(stack)  # the step-requested event is dispatched before anyone subscribes
+    # the step-requested event is dispatched before anyone subscribes
+    await consumer_idle(stack.nats_url, subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
     return task_id
-
-
-async def _drained(stack: Stack, timeout_s: float = 30) -> None:
-    """Wait until the webhooks consumer has acked everything (so no delivery is still due)."""
-    nc = await nats.connect(stack.nats_url)
-    try:
-        js = nc.jetstream()
-        async with asyncio.timeout(timeout_s):
-            while True:
-                info = await js.consumer_info(subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
-                if info.num_pending == 0 and info.num_ack_pending == 0:
-                    return
-                await asyncio.sleep(0.05)
-    finally:
-        await nc.close()
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -132,7 +118,7 @@ async def test_status_retried_on_500_until_accepted_and_bounded(
     assert flaky == [("status", source, 500), ("status", source, 500), ("status", source, 200)]
     all_events = await receiver.wait("/all", kinds={"status", "details"})
     assert {("status", source, 200), ("details", source, 200)} <= set(all_events)
-    await _drained(stack)
+    await consumer_idle(stack.nats_url, subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
     assert receiver.of("/down") == [("details", source, 500)] * 3  # bounded: gave up after 3
     assert receiver.of("/gone") == []
     assert len(receiver.of("/flaky")) == 3
@@ -152,7 +138,7 @@ async def test_steps_events_of_a_multi_step_task(
     assert status[0] == "status"
     final = await stack.task(task_id)
     assert final["status"] == "SUCCESS"  # the webhook fired after SQL showed the result
-    await _drained(stack)
+    await consumer_idle(stack.nats_url, subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
     assert [event for event, _, _ in receiver.of("/steps")] == ["steps"]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qhana.db import create_engine
 from qhana.db.tables import task_commits, task_files, task_log, tasks
+from support.consumers import consumer_idle
 
 FAULT_PLUGINS = Path(__file__).parent.parent / "faults" / "plugins"
 LOAD = "fault-load@v1-0-0"
@@ -298,16 +299,5 @@ async def succeeded_events(nats_url: str) -> AsyncIterator[SucceededEvents]:
 
 
 async def until_recorder_idle(nats_url: str, timeout_s: float = 30) -> None:
-    """Wait until the recorder has acked every event (nothing pending or unacked). JetStream
-    has no event for that, so this is a bounded poll of the consumer info."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        async with asyncio.timeout(timeout_s):
-            while True:
-                info = await js.consumer_info("QHANA_EVENTS", "recorder")
-                if info.num_pending == 0 and info.num_ack_pending == 0:
-                    return
-                await asyncio.sleep(0.1)
-    finally:
-        await nc.close()
+    """Wait until the recorder has acked every event (nothing pending or unacked)."""
+    await consumer_idle(nats_url, "QHANA_EVENTS", "recorder", timeout_s=timeout_s, poll_s=0.1)

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import nats
 from conftest import FIXTURE_PLUGINS, StackFactory
-from support.stack import Stack
+from support.consumers import consumer_idle
 
 from qhana.bus import subjects
 
 WAIT = "wait-demo@v1-0-0"
 REASON = "Cancelled by request."
-
-
-async def _queue_drained(stack: Stack, timeout_s: float) -> None:
-    nc = await nats.connect(stack.nats_url)
-    try:
-        js = nc.jetstream()
-        durable = subjects.queue_consumer("default")
-        async with asyncio.timeout(timeout_s):
-            while True:
-                info = await js.consumer_info(subjects.TASKS_STREAM, durable)
-                if info.num_pending == 0 and info.num_ack_pending == 0:
-                    return
-                await asyncio.sleep(0.05)
-    finally:
-        await nc.close()
 
 
 async def test_cancels_racing_the_fetch_are_all_honoured(stack_factory: StackFactory) -> None:
@@ -39,7 +21,12 @@ async def test_cancels_racing_the_fetch_are_all_honoured(stack_factory: StackFac
     for task_id in order:
         async with stack.http.post(f"{stack.base}tasks/{task_id}/cancel") as resp:
             assert resp.status == 200, await resp.text()
-    await _queue_drained(stack, timeout_s=20)  # nothing ran its 30 s
+    await consumer_idle(
+        stack.nats_url,
+        subjects.TASKS_STREAM,
+        subjects.queue_consumer("default"),
+        timeout_s=20,
+    )  # nothing ran its 30 s
     for task_id in tasks:
         doc = await stack.until(task_id, lambda d: d["status"] == "FAILURE")
         kinds = [kind async for kind, _ in stack.events(task_id)]
