@@ -12,14 +12,13 @@ from support.faults import (
     LOAD,
     full_only,
     report,
-    sql_url,
     submit_many,
     tally,
     until_listed,
     until_recorder_idle,
     watch,
 )
-from support.stack import Stack, worker_process
+from support.stack import Stack, sql_url, worker_process
 
 # a redelivery would take 120 s: a drain that works never needs one
 ENV = {

@@ -19,13 +19,13 @@ from support.faults import (
     FAULT_PLUGINS,
     LOAD,
     report,
-    sql_url,
     submit_many,
     tally,
     until_listed,
     until_recorder_idle,
     watch,
 )
+from support.stack import sql_url
 
 READY = re.compile(rb"qhana ready: (http://\S+/)")
 NATS = re.compile(rb"qhana nats: (nats://\S+)")

@@ -10,14 +10,13 @@ from support.faults import (
     LOAD,
     full_only,
     report,
-    sql_url,
     submit_many,
     tally,
     until_listed,
     until_recorder_idle,
     watch,
 )
-from support.stack import Stack, worker_process
+from support.stack import Stack, sql_url, worker_process
 
 # a dead worker's plugins stay listed meanwhile (heartbeat 5 s x 3 missed)
 WORKER_ENV = {

@@ -22,6 +22,7 @@ from qhana.db import create_engine
 from qhana.db.tables import task_files, task_log, tasks
 from qhana.settings import Settings
 from qhana.wire import TaskStatus
+from support.stack import sql_url
 
 HELLO = "hello-world@v0-2-1"
 
@@ -177,7 +178,7 @@ async def cluster_stack(data_dir: Path, settings: Settings) -> AsyncIterator[Clu
         if runner.done():
             runner.result()
         raise AssertionError("qhana cluster did not become ready")
-    engine = create_engine(f"sqlite+aiosqlite:///{(data_dir / 'qhana.db').resolve()}")
+    engine = create_engine(sql_url(None, data_dir))
     if "database_url" in settings.model_fields_set:
         engine = create_engine(settings.database_url)
     # longer than the edge's own bounded publish retries (2 x 20 s), so every POST gets an answer

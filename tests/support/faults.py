@@ -28,11 +28,6 @@ FULL = os.environ.get("QHANA_FAULTS_FULL") == "1"
 full_only = pytest.mark.skipif(not FULL, reason="long fault run: set QHANA_FAULTS_FULL=1")
 
 
-def sql_url(database_url: str | None, data_dir: Path) -> str:
-    """The URL a stack uses (the SQLite file of its data dir unless PostgreSQL is given)."""
-    return database_url or f"sqlite+aiosqlite:///{(data_dir / 'qhana.db').resolve()}"
-
-
 async def submit_many(
     http: aiohttp.ClientSession,
     base: str,

@@ -22,6 +22,7 @@ from qhana.registry import run_registry
 from qhana.roles import bound_port, serve_edge
 from qhana.settings import Settings
 from qhana.worker.service import run_worker
+from support.stack import sql_url
 
 RoleMain = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -95,7 +96,7 @@ async def run_roles(
     store = tmp_path / "jetstream"
     cm = start_nats_server(store, extra_args=nats_args)
     server = await cm.__aenter__()
-    url = database_url or f"sqlite+aiosqlite:///{(tmp_path / 'qhana.db').resolve()}"
+    url = sql_url(database_url, tmp_path)
     settings = Settings.model_validate(
         {"nats_url": server.url, "database_url": url, "heartbeat_interval_s": 5.0, **overrides}
     )

@@ -26,6 +26,11 @@ NATS = re.compile(r"qhana nats: (nats://\S+)")
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
+def sql_url(database_url: str | None, data_dir: Path) -> str:
+    """The URL a stack uses (the SQLite file of its data dir unless PostgreSQL is given)."""
+    return database_url or f"sqlite+aiosqlite:///{(data_dir / 'qhana.db').resolve()}"
+
+
 @dataclass
 class Stack:
     base: str
@@ -40,9 +45,8 @@ class Stack:
     @property
     def database_url(self) -> str:
         """The stack's database (``qhana up`` uses SQLite in its data dir unless told)."""
-        if "database_url" in self.settings.model_fields_set:
-            return self.settings.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'qhana.db').resolve()}"
+        given = "database_url" in self.settings.model_fields_set
+        return sql_url(self.settings.database_url if given else None, self.data_dir)
 
     async def submit(self, plugin: str, **form: str) -> int:
         async with self.http.post(
