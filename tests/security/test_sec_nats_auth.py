@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support.faults import FAULT_PLUGINS, LOAD, until_listed
-from support.roles import run_roles
+from support.roles import Roles, run_roles
 
 from qhana.bus import connect, start_nats_server
 from qhana.errors import BusUnavailable
@@ -22,6 +22,16 @@ ROLES = {"plugin_folders": str(FAULT_PLUGINS), "queue": "faults"}
 @pytest.fixture
 def database_url() -> None:
     return None
+
+
+async def _submit_once(roles: Roles) -> str:
+    """Worker -> registry -> edge: the plugin is listed, a submit answers 303; its Location."""
+    await until_listed(roles.http, roles.base, LOAD)
+    async with roles.http.post(
+        f"{roles.base}plugins/{LOAD}/process/", data={"seconds": "0"}, allow_redirects=False
+    ) as resp:
+        assert resp.status == 303
+        return resp.headers["Location"]
 
 
 @pytest.mark.parametrize(
@@ -40,12 +50,7 @@ async def test_all_roles_run_against_an_authenticated_server(
 ) -> None:
     async with run_roles(tmp_path, None, nats_args=server_args, nats=credentials, **ROLES) as roles:
         assert roles.settings.nats.url == roles.nats_url
-        await until_listed(roles.http, roles.base, LOAD)  # worker -> registry -> edge
-        async with roles.http.post(
-            f"{roles.base}plugins/{LOAD}/process/", data={"seconds": "0"}, allow_redirects=False
-        ) as resp:
-            assert resp.status == 303
-            task = resp.headers["Location"]
+        task = await _submit_once(roles)
         async with roles.http.get(roles.base + task.lstrip("/")) as resp:
             assert resp.status == 200
 
@@ -109,11 +114,7 @@ async def test_all_roles_run_over_tls(tmp_path: Path) -> None:
     async with run_roles(
         tmp_path, None, nats_args=args, nats={"tls_ca": str(cert)}, **ROLES
     ) as roles:
-        await until_listed(roles.http, roles.base, LOAD)
-        async with roles.http.post(
-            f"{roles.base}plugins/{LOAD}/process/", data={"seconds": "0"}, allow_redirects=False
-        ) as resp:
-            assert resp.status == 303
+        await _submit_once(roles)
     other, _ = _self_signed(
         tmp_path / "other" if (tmp_path / "other").mkdir() is None else tmp_path
     )
@@ -138,11 +139,7 @@ async def test_all_roles_run_with_an_nkey(tmp_path: Path) -> None:
     async with run_roles(
         tmp_path, None, nats_args=args, nats={"nkey_seed": str(seed_file)}, **ROLES
     ) as roles:
-        await until_listed(roles.http, roles.base, LOAD)
-        async with roles.http.post(
-            f"{roles.base}plugins/{LOAD}/process/", data={"seconds": "0"}, allow_redirects=False
-        ) as resp:
-            assert resp.status == 303
+        await _submit_once(roles)
     async with start_nats_server(tmp_path / "js3", extra_args=args) as server:
         with pytest.raises(BusUnavailable, match="refused the credentials"):
             await asyncio.wait_for(connect(NatsSettings(url=server.url), "probe"), 10)
