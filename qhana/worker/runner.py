@@ -214,7 +214,7 @@ class TaskLoop:
             return Done()
         # not waited for: the event that ends the attempt waits for every ack before it
         await ctx.emit_soon(Started(**ctx.event_fields(), runner_id=self._runner_id))
-        bound.info("task.started")
+        bound.debug("task.started")  # task.finished (info) carries outcome and duration
         if cmd.step_id:
             ctx.state.update(await self._load_state(ctx.task_id))
         handler, model = (
