@@ -80,6 +80,18 @@ ROWS: tuple[Row, ...] = (
         "-",
         _at_least("submit_per_s", 3000),
     ),
+    Row("  (edge alone, workers paused)", "submit_alone_per_s", None, "POST/s", "-", "-", None),
+    Row("  stack CPU per POST (alone)", "submit_alone_cpu_ms", None, "ms", "-", "-", None),
+    Row(
+        "backlog drain (no HTTP)",
+        "drain_tasks_per_s",
+        None,
+        "tasks/s",
+        "-",
+        "5.7 (500 backlog)",
+        None,
+    ),
+    Row("  stack CPU per task (drain)", "drain_cpu_ms_per_task", None, "ms", "-", "-", None),
     Row(
         "latency SSE p50",
         "latency_sse_ms",

@@ -19,6 +19,7 @@ from qhana.bench.report import render_table, targets_met
 from qhana.bench.scenarios import (
     QUICK,
     BenchConfig,
+    backlog,
     completion,
     first_task,
     get_rates,
@@ -51,6 +52,7 @@ async def _measure(stack: BenchStack, cfg: BenchConfig, results: dict[str, Any])
         results["raw_ceiling_tasks_per_s"] = round(ceiling, 1)
         results.update(await completion(stack, http, cfg))
         results["completion_ratio"] = round(results["completion_tasks_per_s"] / ceiling, 3)
+        results.update(await backlog(stack, http, cfg))
         results["latency_sse_ms"] = (
             await latency_sse(http, stack.base, cfg.latency_tasks)
         ).as_dict()

@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import nats
+import orjson
+from nats.aio.client import Client
 
 from qhana.bench.load import get_rate, submit_many, submit_one, until
 from qhana.bench.stack import BenchStack, WorkerProc, start_stack, start_worker
 
 __all__ = [
     "BenchConfig",
+    "backlog",
     "completion",
     "split_stack",
     "first_task",
@@ -90,6 +94,76 @@ async def completion(
             (stack.cpu_s() - cpu_before) * 1000 / cfg.completion_tasks, 3
         ),
         "submit_per_s": round(submitted.per_s, 1),
+    }
+
+
+_API = "$JS.API.CONSUMER.{verb}.QHANA_TASKS"
+
+
+async def _api(nc: Client, subject: str, body: dict[str, Any] | None = None) -> Any:
+    answer = orjson.loads((await nc.request(subject, orjson.dumps(body or {}))).data)
+    if "error" in answer:
+        raise RuntimeError(f"{subject}: {answer['error']}")
+    return answer
+
+
+async def _queues(nc: Client) -> list[str]:
+    """The stack's task-queue consumers (one per queue)."""
+    return list((await _api(nc, _API.format(verb="NAMES"))).get("consumers") or [])
+
+
+async def _pause(nc: Client, consumers: list[str], paused: bool) -> None:
+    """Pause (or resume) consumers of ``QHANA_TASKS`` (nats-server >= 2.11)."""
+    body = {"pause_until": "2999-01-01T00:00:00Z"} if paused else {}
+    for name in consumers:
+        await _api(nc, f"{_API.format(verb='PAUSE')}.{name}", body)
+
+
+async def _delivered(nc: Client, consumers: list[str]) -> int:
+    infos = [await _api(nc, f"{_API.format(verb='INFO')}.{name}") for name in consumers]
+    return sum(int(info["delivered"]["consumer_seq"]) for info in infos)
+
+
+async def backlog(
+    stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
+) -> dict[str, float]:
+    """The two halves of ``completion`` apart. With the workers' consumers paused, the edge
+    alone takes ``completion_tasks`` POSTs (no worker competes for the CPU: the edge's own
+    capacity, as when workers run on other machines); resumed, the workers and the recorder
+    drain that backlog (no HTTP competes; upstream's figure is a backlog drain too)."""
+    nc = await nats.connect(stack.nats_url, name="qhana-bench")
+    try:
+        queues = await _queues(nc)
+        await _pause(nc, queues, paused=True)
+        try:
+            cpu_before = stack.cpu_s()
+            submitted = await submit_many(http, stack.base, cfg.completion_tasks, cfg.clients)
+            submit_cpu_s = stack.cpu_s() - cpu_before
+            delivered = await _delivered(nc, queues)
+        finally:
+            await _pause(nc, queues, paused=False)
+        cpu_before = stack.cpu_s()
+
+        async def _draining() -> bool:
+            return await _delivered(nc, queues) > delivered
+
+        # timed from the first delivery: a pull the worker had open while its consumer was
+        # paused is only answered at its expiry (up to 1 s): the pause's artefact
+        await until(_draining, cfg.completion_timeout_s, interval_s=0.002)
+    finally:
+        await nc.close()
+    started = time.perf_counter()
+    await _all_success(
+        stack, min(submitted.task_ids), cfg.completion_tasks, cfg.completion_timeout_s
+    )
+    elapsed = time.perf_counter() - started
+    return {
+        "submit_alone_per_s": round(submitted.per_s, 1),
+        "submit_alone_cpu_ms": round(submit_cpu_s * 1000 / cfg.completion_tasks, 3),
+        "drain_tasks_per_s": round(cfg.completion_tasks / elapsed, 1),
+        "drain_cpu_ms_per_task": round(
+            (stack.cpu_s() - cpu_before) * 1000 / cfg.completion_tasks, 3
+        ),
     }
 
 

@@ -24,6 +24,8 @@ KEYS = (
     "worker_scaling_ratio",
     "machine_scaling_ratio",
     "completion_cpu_ms_per_task",
+    "submit_alone_per_s",
+    "drain_tasks_per_s",
     "task_get_cpu_ms",
     "split_completion_tasks_per_s",
     "split_idle_rss_mib",
