@@ -1,14 +1,21 @@
-"""The alembic migrations build exactly the schema ``qhana/db/tables.py`` declares."""
+"""The alembic migrations build exactly the schema ``qhana/db/tables.py`` declares, and
+``upgrade_database`` runs them whenever the database is not at ``HEADS``."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from qhana.db import create_engine, upgrade_database
+from qhana.db.migrate import HEADS, current_revisions
 from qhana.db.tables import metadata
 
 
@@ -26,3 +33,83 @@ async def test_migrated_schema_matches_the_tables(database_url: str | None, tmp_
             assert await conn.run_sync(_diff) == []
     finally:
         await engine.dispose()
+
+
+def test_heads_constant_is_the_heads_of_migrations(tmp_path: Any) -> None:
+    """``HEADS`` lets a restart skip alembic: it must name exactly alembic's heads."""
+    from alembic.script import ScriptDirectory
+
+    from qhana.db.migrate import HEADS, alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(f"sqlite:///{tmp_path / 'x.db'}"))
+    assert frozenset(script.get_heads()) == HEADS, (
+        "a migration was added: set HEADS in qhana/db/migrate.py to the new heads"
+    )
+
+
+async def _revisions_and_columns(url: str) -> tuple[frozenset[str], set[str]]:
+    def _read(conn: Connection) -> tuple[frozenset[str], set[str]]:
+        columns = {c["name"] for c in inspect(conn).get_columns("task_files")}
+        return current_revisions(conn), columns
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_read)
+    finally:
+        await engine.dispose()
+
+
+async def test_an_older_revision_is_upgraded(database_url: str | None, tmp_path: Any) -> None:
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await upgrade_database(url, "0003_runner_api")  # before inline files, one branch only
+    revisions, columns = await _revisions_and_columns(url)
+    assert revisions == {"0003_runner_api"} and "content" not in columns
+
+    await upgrade_database(url)
+
+    revisions, columns = await _revisions_and_columns(url)
+    assert revisions == HEADS and "content" in columns
+
+
+def _alembic_imported_by_upgrade(url: str) -> bool:
+    """Run ``upgrade_database(url)`` in a fresh interpreter: did it import alembic?"""
+    code = (
+        "import asyncio, sys\n"
+        "from qhana.db import upgrade_database\n"
+        f"asyncio.run(upgrade_database({url!r}))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return result.stdout.strip() == "True"
+
+
+async def test_alembic_runs_only_when_the_schema_is_not_at_head(tmp_path: Any) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'q.db'}"
+    assert await asyncio.to_thread(_alembic_imported_by_upgrade, url)  # a new database
+    assert (await _revisions_and_columns(url))[0] == HEADS
+    assert not await asyncio.to_thread(_alembic_imported_by_upgrade, url)  # a restart
+    assert (await _revisions_and_columns(url))[0] == HEADS
+
+
+async def test_an_unknown_revision_still_fails_in_alembic(tmp_path: Any) -> None:
+    """A database of a newer qhana is not taken for current: alembic says what is wrong."""
+    from alembic.util.exc import CommandError
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
+    await upgrade_database(url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE alembic_version SET version_num = '0099_future'"
+                    " WHERE version_num = '0004_inline_files'"
+                )
+            )
+    finally:
+        await engine.dispose()
+    with pytest.raises(CommandError, match="0099_future"):
+        await upgrade_database(url)
