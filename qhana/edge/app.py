@@ -15,8 +15,9 @@ from qhana.db.engine import create_engine
 from qhana.edge import custom_ui, routes_files, routes_plugins, routes_root, routes_tasks
 from qhana.edge.auth import auth_middleware, setup_auth
 from qhana.edge.catalogue_cache import CatalogueCache
+from qhana.edge.event_cache import EventCache
 from qhana.edge.group_commit import GroupCommit
-from qhana.edge.keys import CATALOGUE, CLOSING, COMMITS, ENGINE, NATS, SETTINGS
+from qhana.edge.keys import CATALOGUE, CLOSING, COMMITS, ENGINE, EVENT_CACHE, NATS, SETTINGS
 from qhana.edge.limits import limits_middleware
 from qhana.edge.metrics import setup_metrics
 from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
@@ -64,10 +65,12 @@ def create_app(
         app[ENGINE] = engine or create_engine(settings.database_url)
         app[CATALOGUE] = CatalogueCache(app[ENGINE])
         app[COMMITS] = GroupCommit(app[ENGINE])
+        app[EVENT_CACHE] = EventCache(app[NATS])  # follows events only while SSE is used
         await app[CATALOGUE].follow(app[NATS])
         try:
             yield
         finally:
+            await app[EVENT_CACHE].close()
             await app[CATALOGUE].unfollow()
             if own_nc:
                 await app[NATS].drain()

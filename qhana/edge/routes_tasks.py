@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp_apigami import docs, json_schema, match_info_schema, response_schema
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from sqlalchemy import delete
 
@@ -25,8 +27,9 @@ from qhana.edge.api_schemas import (
     TaskIdPathSchema,
     TaskStatusSchema,
 )
+from qhana.edge.event_cache import HANDOVER, Listener, StoredEvent
 from qhana.edge.ids import path_id
-from qhana.edge.keys import CLOSING, ENGINE, NATS, SETTINGS
+from qhana.edge.keys import CLOSING, ENGINE, EVENT_CACHE, NATS, SETTINGS
 from qhana.edge.responses import error_response, json_response, validation_error
 from qhana.edge.task_json import task_document
 from qhana.edge.unrecorded import (
@@ -37,11 +40,13 @@ from qhana.edge.unrecorded import (
     record,
 )
 from qhana.edge.urls import base_url
+from qhana.logging import get_logger
 from qhana.wire import Cancelled, EventKind
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
+log = get_logger("qhana.edge")
 
 _TERMINAL = {EventKind.SUCCEEDED.value, EventKind.FAILED.value, EventKind.CANCELLED.value}
 _WEBHOOK_EVENTS = ("status", "steps", "details")
@@ -177,8 +182,8 @@ KEEPALIVE_S = 5.0
 
 
 async def _next_or_none(
-    queue: asyncio.Queue[tuple[int, bytes]], closing: asyncio.Event, timeout_s: float
-) -> tuple[int, bytes] | None:
+    queue: asyncio.Queue[StoredEvent], closing: asyncio.Event, timeout_s: float
+) -> StoredEvent | None:
     """The next queued event; None after ``timeout_s`` or when the edge shuts down."""
     with contextlib.suppress(asyncio.QueueEmpty):  # usual when events come in a burst
         return queue.get_nowait()
@@ -194,6 +199,115 @@ async def _next_or_none(
     return None
 
 
+async def _follow(
+    js: JetStreamContext, task_id: int, queue: asyncio.Queue[StoredEvent]
+) -> JetStreamContext.PushSubscription:
+    """An ordered consumer of the task's events, from its first one, into ``queue``."""
+
+    async def _on_msg(msg: Msg) -> None:
+        await queue.put((int(msg.metadata.sequence.stream), msg.data))
+
+    return await js.subscribe(
+        subjects.event(task_id),
+        stream=subjects.EVENTS_STREAM,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+        cb=_on_msg,
+    )
+
+
+async def _open_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    return response
+
+
+async def _relay(
+    response: web.StreamResponse,
+    queue: asyncio.Queue[StoredEvent],
+    closing: asyncio.Event,
+    last_seq: int = 0,
+) -> int | None:
+    """Write the queued events after ``last_seq`` until the terminal one (or shutdown): None.
+    On ``HANDOVER`` the sequence of the last event written, to go on from elsewhere."""
+    while not closing.is_set():
+        item = await _next_or_none(queue, closing, KEEPALIVE_S)
+        if item is None:
+            await response.write(b": keep-alive\n\n")
+            continue
+        if item is HANDOVER:
+            return last_seq
+        seq, data = item
+        if seq <= last_seq:  # written already (a handover replays from the start)
+            continue
+        last_seq = seq
+        kind = json.loads(data).get("kind", "message")
+        await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data))
+        if kind in _TERMINAL:
+            # end the stream with the last event, before the consumer is deleted: a
+            # client that stops reading at the terminal event finds the response
+            # complete and keeps its connection for the next request
+            await response.write_eof()
+            return None
+    return None
+
+
+async def _events_from_jetstream(request: web.Request, task_id: int) -> web.StreamResponse:
+    """SSE from a consumer of its own (tasks the edge's event cache does not cover)."""
+    js = request.app[NATS].jetstream()
+    queue: asyncio.Queue[StoredEvent] = asyncio.Queue()
+    # the existence check and the consumer's creation are independent round trips: at once
+    first, sub = await asyncio.gather(first_event(js, task_id), _follow(js, task_id, queue))
+    if first is None:
+        try:
+            await _task(request)  # 404 unless SQL knows it (its events may have expired)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            raise
+    response = await _open_stream(request)
+    try:
+        await _relay(response, queue, request.app[CLOSING])
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return response
+
+
+async def _events_from_cache(request: web.Request, listener: Listener) -> web.StreamResponse:
+    """SSE from the edge's event cache; from JetStream after the last event written if the
+    cache lets go of the task (evicted, or the cache lost track and cleared itself)."""
+    closing = request.app[CLOSING]
+    with listener:
+        response = await _open_stream(request)
+        try:
+            last_seq = await _relay(response, listener.queue, closing)
+            if last_seq is None:
+                return response
+            listener.close()
+            queue: asyncio.Queue[StoredEvent] = asyncio.Queue()
+            js = request.app[NATS].jetstream()
+            sub = await _follow(js, listener.task_id, queue)
+            try:
+                await _relay(response, queue, closing, last_seq)
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        except Exception as exc:  # NATS away at the handover: end the stream, the client retries
+            log.warning("edge.sse_handover_failed", task_id=listener.task_id, error=str(exc))
+    return response
+
+
 @routes.get(r"/tasks/{task_id:\d+}/events")
 @docs(
     tags=["tasks"],
@@ -206,58 +320,7 @@ async def task_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: every event of the task from the start, then live ones."""
     task_id = path_id(request, "task_id", "Task not found.")
     require_connected(request.app[NATS])  # 503 at once while NATS is away
-    js = request.app[NATS].jetstream()
-    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
-
-    async def _on_msg(msg: object) -> None:
-        meta = msg.metadata  # type: ignore[attr-defined]
-        await queue.put((int(meta.sequence.stream), msg.data))  # type: ignore[attr-defined]
-
-    # the existence check and the consumer's creation are independent round trips: at once
-    first, sub = await asyncio.gather(
-        first_event(js, task_id),
-        js.subscribe(
-            subjects.event(task_id),
-            stream=subjects.EVENTS_STREAM,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-            cb=_on_msg,
-        ),
-    )
-    if first is None:
-        try:
-            await _task(request)  # 404 unless SQL knows it (its events may have expired)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-            raise
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
-    closing = request.app[CLOSING]
-    try:
-        while not closing.is_set():
-            item = await _next_or_none(queue, closing, KEEPALIVE_S)
-            if item is None:
-                await response.write(b": keep-alive\n\n")
-                continue
-            seq, data = item
-            kind = json.loads(data).get("kind", "message")
-            await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data))
-            if kind in _TERMINAL:
-                # end the stream with the last event, before the consumer is deleted: a
-                # client that stops reading at the terminal event finds the response
-                # complete and keeps its connection for the next request
-                await response.write_eof()
-                break
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-    return response
+    listener = await request.app[EVENT_CACHE].listen(task_id)
+    if listener is None:
+        return await _events_from_jetstream(request, task_id)
+    return await _events_from_cache(request, listener)
