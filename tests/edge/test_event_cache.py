@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from support.stack import Stack
 
 from qhana.bus.publish import publish_event
@@ -111,6 +112,25 @@ def test_a_listener_gets_the_stored_events_then_the_live_ones_once() -> None:
     assert again is not None
     book.clear()  # the cache lost track: every listener continues from JetStream
     assert _drain(again)[-1] is HANDOVER and len(book) == 0 and book.size == 0
+
+
+def _delivered(task_id: int, seq: int, kind: str) -> Msg:
+    """A message as the cache's ordered consumer delivers it (stream sequence in the reply)."""
+    reply = f"$JS.ACK.QHANA_EVENTS.cache.1.{seq}.{seq}.0.0"
+    data = b'{"kind":"%s"}' % kind.encode()
+    return Msg(Client(), subject=f"qhana.events.task.{task_id}", reply=reply, data=data)
+
+
+async def test_a_gap_in_the_stream_sequences_clears_the_cache() -> None:
+    """A lost message (e.g. dropped as a slow consumer) must not leave a task incomplete."""
+    cache = EventCache(Client())  # never connected: the messages are handed in directly
+    cache.book = EventBook(0)
+    for seq, kind in ((10, "accepted"), (11, "started")):
+        cache._on_msg(_delivered(5, seq, kind))
+    listener = await cache.listen(5)
+    assert listener is not None
+    cache._on_msg(_delivered(5, 13, "log"))  # 12 never came
+    assert not cache.active and _drain(listener.queue)[-1] is HANDOVER
 
 
 # --- the cache against a real stack ---------------------------------------------------
