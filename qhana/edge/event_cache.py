@@ -357,9 +357,12 @@ class EventCache:
             await asyncio.sleep(self._check_s)
             if generation != self._generation:
                 return
-            if self._nc.stats["reconnects"] != self._reconnects or not self._nc.is_connected:
-                self._stop("NATS reconnected")
+            if self._nc.stats["reconnects"] != self._reconnects:
+                self._stop("NATS reconnected")  # (once it is back: listeners go on from there)
                 return
+            if not self._nc.is_connected:
+                expected = 0  # nothing can come now; a reconnect stops us anyway
+                continue
             if not self._listeners and loop.time() - self._last_request > self._idle_s:
                 self._stop("idle")
                 return

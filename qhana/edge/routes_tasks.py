@@ -179,6 +179,7 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 
 KEEPALIVE_S = 5.0
+HANDOVER_RETRIES_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
 async def _next_or_none(
@@ -214,6 +215,19 @@ async def _follow(
         deliver_policy=DeliverPolicy.ALL,
         cb=_on_msg,
     )
+
+
+async def _follow_again(
+    js: JetStreamContext, task_id: int, queue: asyncio.Queue[StoredEvent]
+) -> JetStreamContext.PushSubscription:
+    """``_follow`` at a handover, which often comes right after NATS is back: JetStream may
+    not answer at once, so retry for a few seconds before giving up."""
+    for delay_s in HANDOVER_RETRIES_S:
+        try:
+            return await _follow(js, task_id, queue)
+        except Exception:
+            await asyncio.sleep(delay_s)
+    return await _follow(js, task_id, queue)
 
 
 async def _open_stream(request: web.Request) -> web.StreamResponse:
@@ -294,8 +308,7 @@ async def _events_from_cache(request: web.Request, listener: Listener) -> web.St
                 return response
             listener.close()
             queue: asyncio.Queue[StoredEvent] = asyncio.Queue()
-            js = request.app[NATS].jetstream()
-            sub = await _follow(js, listener.task_id, queue)
+            sub = await _follow_again(request.app[NATS].jetstream(), listener.task_id, queue)
             try:
                 await _relay(response, queue, closing, last_seq)
             finally:

@@ -15,6 +15,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from itertools import count
+from pathlib import Path
 
 import nats
 import pytest
@@ -22,6 +23,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from support.faults import FAULT_PLUGINS, LOAD, until_listed
+from support.roles import run_roles
 from support.stack import Stack
 
 from qhana.bus.publish import publish_event
@@ -327,3 +330,34 @@ async def test_the_cache_stops_when_idle_and_starts_again_on_demand(
     finally:
         await cache.close()
     assert not cache.following
+
+
+async def test_an_open_stream_from_the_cache_survives_a_nats_restart(tmp_path: Path) -> None:
+    """The cache cannot know what it missed while NATS was away: it clears itself once NATS
+    is back, and the open stream goes on from JetStream after the last event it sent."""
+    settings = {"plugin_folders": str(FAULT_PLUGINS), "queue": "faults", "ack_wait_s": 2.0}
+    async with run_roles(tmp_path, None, **settings) as roles:
+        await until_listed(roles.http, roles.base, LOAD)
+        assert roles._edge is not None
+        cache = roles._edge.app[EVENT_CACHE]
+        async with roles.http.get(f"{roles.base}tasks/999999999/events") as resp:
+            assert resp.status == 404
+        await _until(lambda: cache.active)
+        async with roles.http.post(
+            f"{roles.base}plugins/{LOAD}/process/", data={"seconds": "3"}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303, await resp.text()
+            task_id = int(resp.headers["Location"].split("/")[2])
+        await _until(lambda: cache.book is not None and task_id in cache.book)
+        async with roles.http.get(f"{roles.base}tasks/{task_id}/events") as resp:
+            assert resp.status == 200 and cache.hits == 1
+            first = b"".join([await resp.content.readline() for _ in range(4)])
+            assert _kinds(first) == ["accepted"]
+            await roles.stop_nats()
+            await roles.start_nats()
+            rest = await asyncio.wait_for(resp.read(), 60)
+        body = first + rest
+        assert _kinds(body)[-1] == "succeeded", body
+        assert _ids(body) == sorted(set(_ids(body)))  # nothing twice
+        async with roles.http.get(f"{roles.base}tasks/{task_id}/events") as resp:
+            assert await asyncio.wait_for(resp.read(), TIMEOUT_S) == body
