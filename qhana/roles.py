@@ -17,6 +17,7 @@ from qhana.loop import freeze_startup_objects
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from qhana.settings import Settings
 
@@ -105,23 +106,18 @@ async def run_edge(settings: Settings, stop: asyncio.Event) -> None:
 LISTED_POLL_S = 0.005
 
 
-async def _wait_listed(settings: Settings, timeout_s: float = 10.0) -> None:
+async def _wait_listed(engine: AsyncEngine, timeout_s: float = 10.0) -> None:
     """Wait (bounded) until the registry lists at least one plugin."""
-    from qhana.db import create_engine
     from qhana.db.catalogue import list_catalogue
 
-    engine = create_engine(settings.database_url)
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            async with engine.connect() as conn:
-                if await list_catalogue(conn):
-                    return
-            await asyncio.sleep(LISTED_POLL_S)
-        log.warning("up.no_plugins_listed", timeout_s=timeout_s)
-    finally:
-        await engine.dispose()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        async with engine.connect() as conn:
+            if await list_catalogue(conn):
+                return
+        await asyncio.sleep(LISTED_POLL_S)
+    log.warning("up.no_plugins_listed", timeout_s=timeout_s)
 
 
 def _up_settings(
@@ -193,7 +189,7 @@ async def run_up(
             app = create_app(settings, nc=nc, engine=engine, metrics=metrics)
             runner = await serve_edge(app, host, port)
             await _first_of(worker_ready.wait(), roles)
-            await _first_of(_wait_listed(settings), roles)
+            await _first_of(_wait_listed(engine), roles)
             freeze_startup_objects()
             announce(f"qhana nats: {nats_url}")
             announce(f"qhana ready: http://{host}:{bound_port(runner)}/")
