@@ -34,6 +34,9 @@ ENV = {
     "QHANA_QUEUE": "faults",
     "PLUGIN_FOLDERS": str(FAULT_PLUGINS),
     "QHANA_ACK_WAIT_S": "120",  # a drain that works never waits for a redelivery
+    # waves of 8: with all 30 at once, "one finished while another runs" is a window of a
+    # few ms that a fast stack closes before the watcher looks (the test then timed out)
+    "QHANA_WORKER_CONCURRENCY": "8",
     "QHANA_LOG_FORMAT": "json",
 }
 
