@@ -232,6 +232,12 @@ class Settings(BaseSettings):
     uvloop: bool = Field(
         default=True, validation_alias=AliasChoices("QHANA_UVLOOP")
     )  # run every role on uvloop when it is installed (faster loop, same semantics)
+    # SSE of fresh tasks from an edge-local cache that follows every task event while SSE
+    # clients are around (qhana/edge/event_cache.py); off: every SSE request pays two
+    # JetStream round trips, and the edge no CPU per event of tasks nobody watches
+    sse_event_cache: bool = Field(
+        default=True, validation_alias=AliasChoices("QHANA_SSE_EVENT_CACHE")
+    )
     # `qhana up`: 0 runs the worker inside the one process (least memory, fastest start);
     # N > 0 runs N worker processes next to the edge/registry/recorder process (more
     # throughput: plugins get their own cores; a crashing plugin cannot stop the edge)

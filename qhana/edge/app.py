@@ -65,7 +65,8 @@ def create_app(
         app[ENGINE] = engine or create_engine(settings.database_url)
         app[CATALOGUE] = CatalogueCache(app[ENGINE])
         app[COMMITS] = GroupCommit(app[ENGINE])
-        app[EVENT_CACHE] = EventCache(app[NATS])  # follows events only while SSE is used
+        # follows events only while SSE is used (QHANA_SSE_EVENT_CACHE=false: never)
+        app[EVENT_CACHE] = EventCache(app[NATS], enabled=settings.sse_event_cache)
         await app[CATALOGUE].follow(app[NATS])
         try:
             yield

@@ -202,8 +202,16 @@ def _parsed(msg: Msg) -> tuple[int, str | None] | None:
 class EventCache:
     """Recent task events of this edge, followed only while SSE clients are around."""
 
-    def __init__(self, nc: Client, *, idle_s: float = IDLE_S, check_s: float = CHECK_S) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        *,
+        enabled: bool = True,
+        idle_s: float = IDLE_S,
+        check_s: float = CHECK_S,
+    ) -> None:
         self._nc = nc
+        self._enabled = enabled  # False: every request is a miss, nothing is followed
         self._idle_s = idle_s
         self._check_s = check_s
         self.book: EventBook | None = None  # None: not serving (off or starting)
@@ -234,6 +242,9 @@ class EventCache:
 
     async def listen(self, task_id: int) -> Listener | None:
         """Serve this task's SSE from the cache (None: from JetStream). Starts the cache."""
+        if not self._enabled:
+            self.misses += 1
+            return None
         loop = asyncio.get_running_loop()
         self._last_request = loop.time()
         book = self.book

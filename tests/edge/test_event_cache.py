@@ -361,3 +361,12 @@ async def test_an_open_stream_from_the_cache_survives_a_nats_restart(tmp_path: P
         assert _ids(body) == sorted(set(_ids(body)))  # nothing twice
         async with roles.http.get(f"{roles.base}tasks/{task_id}/events") as resp:
             assert await asyncio.wait_for(resp.read(), TIMEOUT_S) == body
+
+
+async def test_a_disabled_cache_never_follows() -> None:
+    """QHANA_SSE_EVENT_CACHE=false: every SSE request is served from JetStream and the edge
+    never starts following the event stream (no CPU per event of unwatched tasks)."""
+    cache = EventCache(Client(), enabled=False)  # never connected: starting would fail loudly
+    assert await cache.listen(7) is None
+    assert not cache.following and not cache.active
+    assert (cache.hits, cache.misses) == (0, 1)
