@@ -36,6 +36,7 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from qhana.bus import subjects
+from qhana.bus.acks import stream_seq
 from qhana.logging import get_logger
 from qhana.wire import EventKind
 
@@ -341,7 +342,7 @@ class EventCache:
         log.info("edge.event_cache_on", first_task_id=book.first_id)
 
     def _on_msg(self, msg: Msg) -> None:
-        seq = int(msg.metadata.sequence.stream)
+        seq = stream_seq(msg)
         if self._pending is not None:
             self._pending.append(msg)
             return

@@ -15,6 +15,7 @@ from nats.js.api import DeliverPolicy
 from sqlalchemy import delete
 
 from qhana.bus import subjects
+from qhana.bus.acks import stream_seq
 from qhana.bus.connection import require_connected
 from qhana.bus.publish import publish_event
 from qhana.db.projector import apply_event
@@ -206,7 +207,7 @@ async def _follow(
     """An ordered consumer of the task's events, from its first one, into ``queue``."""
 
     async def _on_msg(msg: Msg) -> None:
-        await queue.put((int(msg.metadata.sequence.stream), msg.data))
+        await queue.put((stream_seq(msg), msg.data))
 
     return await js.subscribe(
         subjects.event(task_id),

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qhana.bus import connect, subjects
+from qhana.bus.acks import stream_seq
 from qhana.bus.publish import publish_event
 from qhana.bus.pull import pull_batch
 from qhana.db.projector import apply_events
@@ -101,7 +102,7 @@ class Recorder:
         events: list[tuple[TaskEvent, int]] = []
         for msg in msgs:
             try:
-                events.append((parse_event(msg.data), int(msg.metadata.sequence.stream)))
+                events.append((parse_event(msg.data), stream_seq(msg)))
             except ValidationError as exc:
                 log.error("recorder.bad_event", subject=msg.subject, error=str(exc))
         try:

@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qhana.bus import subjects
+from qhana.bus.acks import stream_seq
 from qhana.bus.pull import pull_batch
 from qhana.bus.streams import consumer_config, load_spec
 from qhana.db.tables import task_steps, tasks, webhooks
@@ -232,7 +233,7 @@ class WebhookDispatcher:
         if not kinds:
             await msg.ack()
             return
-        seq = int(msg.metadata.sequence.stream)
+        seq = stream_seq(msg)
         try:
             async with self._engine.connect() as conn:
                 if not await _projected(conn, event, seq):

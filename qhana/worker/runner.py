@@ -18,6 +18,7 @@ from nats.js.object_store import ObjectStore
 from pydantic import ValidationError
 
 from qhana.bus import subjects
+from qhana.bus.acks import delivery
 from qhana.bus.pull import pull_batch
 from qhana.errors import BusError
 from qhana.logging import get_logger
@@ -157,8 +158,7 @@ class TaskLoop:
             ctx.cancel_event.set()
 
     async def handle(self, msg: Msg) -> None:
-        meta = msg.metadata
-        cmd_seq, attempt = int(meta.sequence.stream), int(meta.num_delivered)
+        cmd_seq, attempt = delivery(msg)
         try:
             cmd = TaskCommand.model_validate_json(msg.data)
         except ValidationError as exc:
