@@ -38,7 +38,7 @@ from nats.js.client import JetStreamContext
 from qhana.bus import subjects
 from qhana.bus.acks import stream_seq
 from qhana.logging import get_logger
-from qhana.wire import EventKind
+from qhana.wire import TERMINAL_KINDS, EventKind
 
 __all__ = ["HANDOVER", "EventBook", "EventCache", "Listener", "StoredEvent"]
 
@@ -64,7 +64,6 @@ HANDOVER: Final[StoredEvent] = (0, b"")
 """Queued to a listener whose task the cache no longer follows: continue from JetStream."""
 
 _ACCEPTED = EventKind.ACCEPTED.value
-_TERMINAL = {EventKind.SUCCEEDED.value, EventKind.FAILED.value, EventKind.CANCELLED.value}
 _ALL_TASK_EVENTS = subjects.event(0).rpartition(".")[0] + ".*"  # the stream's own subjects
 
 
@@ -123,7 +122,7 @@ class EventBook:
         self.size += len(data)
         for queue in entry.listeners:
             queue.put_nowait((seq, data))
-        if kind in _TERMINAL:
+        if kind in TERMINAL_KINDS:
             self._finished.setdefault(task_id, None)
         self._evict()
 

@@ -42,14 +42,13 @@ from qhana.edge.unrecorded import (
 )
 from qhana.edge.urls import base_url
 from qhana.logging import get_logger
-from qhana.wire import Cancelled, EventKind
+from qhana.wire import TERMINAL_KINDS, Cancelled
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 log = get_logger("qhana.edge")
 
-_TERMINAL = {EventKind.SUCCEEDED.value, EventKind.FAILED.value, EventKind.CANCELLED.value}
 _WEBHOOK_EVENTS = ("status", "steps", "details")
 
 
@@ -264,7 +263,7 @@ async def _relay(
         last_seq = seq
         kind = json.loads(data).get("kind", "message")
         await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data))
-        if kind in _TERMINAL:
+        if kind in TERMINAL_KINDS:
             # end the stream with the last event, before the consumer is deleted: a
             # client that stops reading at the terminal event finds the response
             # complete and keeps its connection for the next request

@@ -1,6 +1,6 @@
 """The shared vocabulary: pydantic models of every NATS payload. Imports nothing of ours."""
 
-from qhana.wire.enums import EventKind, PluginType, TaskStatus
+from qhana.wire.enums import TERMINAL_KINDS, EventKind, PluginType, TaskStatus
 from qhana.wire.naming import form_key, plugin_identifier, subject_token
 from qhana.wire.plugins import (
     Announce,
@@ -36,6 +36,7 @@ __all__ = [
     "Cancelled",
     "DataSpec",
     "EventKind",
+    "TERMINAL_KINDS",
     "Failed",
     "FileRef",
     "Heartbeat",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["EventKind", "PluginType", "TaskStatus"]
+__all__ = ["TERMINAL_KINDS", "EventKind", "PluginType", "TaskStatus"]
 
 
 class TaskStatus(StrEnum):
@@ -41,3 +41,7 @@ class EventKind(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+TERMINAL_KINDS = frozenset({EventKind.SUCCEEDED, EventKind.FAILED, EventKind.CANCELLED})
+"""The kinds that end a task (an ``EventKind`` equals its string value)."""
