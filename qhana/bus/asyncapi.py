@@ -88,9 +88,18 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(
         "qhana.events.task.{task_id}",
         f"Task lifecycle events, stream {subjects.EVENTS_STREAM}; Nats-Msg-Id = event_id. "
-        "Consumed by the recorder (durable 'recorder'), webhooks and SSE.",
+        "Consumed by the recorder (durable 'recorder') and SSE.",
         "edge, worker, recorder (max-deliveries FAILURE)",
-        "recorder, edge (SSE), webhooks",
+        "recorder, edge (SSE)",
+        EVENT_MODELS,
+    ),
+    Channel(
+        "qhana.webhooks.task.{task_id}",
+        f"Webhook jobs, stream {subjects.WEBHOOKS_STREAM} (work queue): the events that fire "
+        "webhooks of tasks with subscriptions, byte for byte, once SQL shows them; "
+        "Nats-Msg-Id = event_id. Durable pull consumer 'webhooks'.",
+        "recorder",
+        "recorder (webhook dispatcher)",
         EVENT_MODELS,
     ),
     Channel(

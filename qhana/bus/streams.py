@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,15 @@ from qhana.errors import ConfigError
 from qhana.logging import get_logger
 from qhana.settings import QueueLimits
 
-__all__ = ["QueueLimits", "StreamsSpec", "apply_queue_consumer", "apply_streams", "load_spec"]
+__all__ = [
+    "QueueLimits",
+    "StreamsSpec",
+    "apply_queue_consumer",
+    "apply_streams",
+    "ensure_stream",
+    "load_spec",
+    "retire_consumers",
+]
 
 log = get_logger("qhana.bus.streams")
 
@@ -43,6 +52,7 @@ class StreamsSpec:
     consumers: list[dict[str, Any]]
     key_value: list[dict[str, Any]]
     object_store: list[dict[str, Any]]
+    retired_consumers: list[dict[str, Any]]
 
 
 def _spec_path() -> Path:
@@ -65,6 +75,7 @@ def load_spec(path: Path | None = None) -> StreamsSpec:
         consumers=list(raw.get("consumers", [])),
         key_value=list(raw.get("key_value", [])),
         object_store=list(raw.get("object_store", [])),
+        retired_consumers=list(raw.get("retired_consumers", [])),
     )
 
 
@@ -114,6 +125,52 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     await js.update_stream(config)
 
 
+async def _apply_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
+    """Create or update a durable consumer, keeping the metadata it carries (a projection
+    rebuild stores its replay boundary there: ``qhana/recorder/rebuild.py``)."""
+    assert config.durable_name is not None
+    try:
+        info = await js.consumer_info(stream, config.durable_name)
+    except NotFoundError:
+        pass
+    else:
+        if info.config.metadata:
+            config = dataclasses.replace(config, metadata=dict(info.config.metadata))
+    await js.add_consumer(stream, config)
+
+
+async def retire_consumers(js: JetStreamContext, spec: StreamsSpec | None = None) -> None:
+    """Delete the consumers an earlier version created and this one no longer reads."""
+    for item in (spec or load_spec()).retired_consumers:
+        try:
+            await js.delete_consumer(item["stream"], item["durable"])
+        except NotFoundError:
+            continue
+        log.info("streams.consumer_retired", stream=item["stream"], durable=item["durable"])
+
+
+async def ensure_stream(
+    js: JetStreamContext, name: str, *, replicas: int = 1, spec: StreamsSpec | None = None
+) -> None:
+    """Create one stream of the spec and its (not per-queue) consumers where they are
+    missing; existing ones are left as they are. What a role needs before it runs when
+    ``qhana streams apply`` has not been run since an upgrade."""
+    spec = spec or load_spec()
+    item = next(s for s in spec.streams if s["name"] == name)
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        await js.add_stream(_stream_config(item, replicas, float(item.get("max_age_s") or 0)))
+        log.info("streams.created", stream=name)
+    for consumer in spec.consumers:
+        if consumer["stream"] != name or consumer.get("per_queue"):
+            continue
+        try:
+            await js.consumer_info(name, consumer["durable"])
+        except NotFoundError:
+            await js.add_consumer(name, consumer_config(consumer, None, replicas))
+
+
 async def apply_queue_consumer(
     js: JetStreamContext,
     queue: str,
@@ -143,7 +200,9 @@ async def apply_streams(
         await _ensure_stream(js, _stream_config(item, replicas, events_max_age_s))
     for item in spec.consumers:
         for queue in queues if item.get("per_queue") else (None,):
-            await js.add_consumer(item["stream"], consumer_config(item, queue, replicas, limits))
+            config = consumer_config(item, queue, replicas, limits)
+            await _apply_consumer(js, item["stream"], config)
+    await retire_consumers(js, spec)
     for item in spec.key_value:
         try:
             await js.key_value(item["bucket"])

@@ -14,6 +14,7 @@ __all__ = [
     "PLUGINS_STREAM",
     "RECORDER_DURABLE",
     "WEBHOOKS_DURABLE",
+    "WEBHOOKS_STREAM",
     "REGISTRY_CHANGED",
     "SEED_POLL",
     "STATE_BUCKET",
@@ -29,6 +30,7 @@ __all__ = [
     "recorded",
     "task",
     "ui_request",
+    "webhook_job",
     "WITHDRAW_ALL",
     "withdraw",
 ]
@@ -36,6 +38,7 @@ __all__ = [
 TASKS_STREAM = "QHANA_TASKS"
 EVENTS_STREAM = "QHANA_EVENTS"
 PLUGINS_STREAM = "QHANA_PLUGINS"
+WEBHOOKS_STREAM = "QHANA_WEBHOOKS"
 RECORDER_DURABLE = "recorder"
 WEBHOOKS_DURABLE = "webhooks"
 STATE_BUCKET = "qhana-task-state"
@@ -65,6 +68,11 @@ def queue_consumer(queue: str) -> str:
 
 def event(task_id: int) -> str:
     return f"qhana.events.task.{task_id}"
+
+
+def webhook_job(task_id: int) -> str:
+    """Stream ``WEBHOOKS_STREAM``: an event of a task with webhook subscriptions, once in SQL."""
+    return f"qhana.webhooks.task.{task_id}"
 
 
 def announce(runner_id: str) -> str:

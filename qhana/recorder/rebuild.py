@@ -4,10 +4,14 @@ SQL is a projection of ``QHANA_EVENTS``. A rebuild deletes the ``recorder`` cons
 nothing projects meanwhile), empties the task tables, and creates the consumer again from
 the first event; the recorder then replays every event still in the stream (see
 ``QHANA_EVENTS_MAX_AGE_S``). The projection is idempotent, so running recorders simply
-continue on the new consumer. Catalogue, registry and webhook tables are not touched.
+continue on the new consumer. Catalogue, registry and webhook tables are not touched, and
+the replayed events fire no webhook again: the new consumer carries the last event sequence
+before the rebuild as its metadata (``qhana/recorder/hook_jobs.py``).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -18,6 +22,7 @@ from qhana.bus import subjects
 from qhana.bus.streams import consumer_config, load_spec
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
 from qhana.logging import get_logger
+from qhana.recorder.hook_jobs import REPLAY_METADATA
 
 __all__ = ["reset_projection"]
 
@@ -36,6 +41,8 @@ async def reset_projection(js: JetStreamContext, engine: AsyncEngine, *, replica
         for c in load_spec().consumers
         if c.get("durable") == subjects.RECORDER_DURABLE and c["stream"] == subjects.EVENTS_STREAM
     )
+    # read before the consumer goes: later events may not have been projected yet
+    last_seq = (await js.stream_info(subjects.EVENTS_STREAM)).state.last_seq
     try:
         await js.delete_consumer(subjects.EVENTS_STREAM, subjects.RECORDER_DURABLE)
     except NotFoundError:
@@ -43,7 +50,10 @@ async def reset_projection(js: JetStreamContext, engine: AsyncEngine, *, replica
     async with engine.begin() as conn:
         for table in _TASK_TABLES:
             await conn.execute(delete(table))
-    info = await js.add_consumer(subjects.EVENTS_STREAM, consumer_config(item, None, replicas))
+    config = dataclasses.replace(
+        consumer_config(item, None, replicas), metadata={REPLAY_METADATA: str(last_seq)}
+    )
+    info = await js.add_consumer(subjects.EVENTS_STREAM, config)
     pending = int(info.num_pending or 0)
     log.info("recorder.rebuild_started", replay=pending)
     return pending

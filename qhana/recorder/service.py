@@ -21,6 +21,7 @@ from qhana.bus.pull import pull_batch
 from qhana.db.projector import apply_events
 from qhana.logging import get_logger
 from qhana.metrics import Metrics
+from qhana.recorder.hook_jobs import HookForwarder, Job, prepare_webhooks, select_jobs
 from qhana.recorder.metrics import TaskMetrics
 from qhana.recorder.webhooks import DeliveryPolicy, WebhookDispatcher
 from qhana.settings import Settings
@@ -49,6 +50,7 @@ class Recorder:
         *,
         batch: int = 500,
         observer: Observer | None = None,
+        hooks: HookForwarder | None = None,
     ) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
@@ -56,6 +58,7 @@ class Recorder:
         self._batch = batch
         self.applied = 0
         self._observer = observer
+        self._hooks = hooks
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = await self._js.pull_subscribe_bind(
@@ -98,22 +101,33 @@ class Recorder:
         return msgs
 
     async def _project(self, msgs: list[Msg]) -> bool:
-        """Apply a batch in one transaction; ack only after the commit. False on DB trouble."""
-        events: list[tuple[TaskEvent, int]] = []
+        """Apply a batch in one transaction, forward its webhook jobs, then ack. False on
+        trouble (the batch is sent back, to be applied again: idempotent)."""
+        batch: list[tuple[TaskEvent, int, bytes]] = []
         for msg in msgs:
             try:
-                events.append((parse_event(msg.data), stream_seq(msg)))
+                batch.append((parse_event(msg.data), stream_seq(msg), msg.data))
             except ValidationError as exc:
                 log.error("recorder.bad_event", subject=msg.subject, error=str(exc))
+        events = [(event, seq) for event, seq, _ in batch]
+        jobs: list[Job] = []
         try:
             async with self._engine.begin() as conn:
                 await apply_events(conn, events)
+                if self._hooks is not None:
+                    jobs = await select_jobs(conn, batch)
         except Exception as exc:
             log.warning("recorder.db_failed", error=str(exc), batch=len(msgs))
-            for msg in msgs:  # redelivered first, in order, once the backoff is over
-                with contextlib.suppress(Exception):
-                    await msg.nak()
+            await _nak_all(msgs)
             return False
+        if jobs:
+            assert self._hooks is not None
+            try:
+                await self._hooks.forward(jobs)
+            except Exception as exc:
+                log.warning("recorder.webhook_jobs_failed", error=str(exc), jobs=len(jobs))
+                await _nak_all(msgs)
+                return False
         for msg in msgs:
             with contextlib.suppress(Exception):
                 await msg.ack()
@@ -177,6 +191,13 @@ class Recorder:
         log.warning("task.poison", task_id=task_id, plugin=cmd.plugin, deliveries=deliveries)
 
 
+async def _nak_all(msgs: list[Msg]) -> None:
+    """Send a batch back: redelivered first, in order, once the caller's backoff is over."""
+    for msg in msgs:
+        with contextlib.suppress(Exception):
+            await msg.nak()
+
+
 def _observer(engine: AsyncEngine, metrics: Metrics | None) -> Observer | None:
     return TaskMetrics(engine, metrics) if metrics is not None else None
 
@@ -192,22 +213,21 @@ async def run_recorder(
     own = nc is None
     client = nc or await connect(settings.nats, "qhana-recorder")
     try:
+        js = client.jetstream()
+        await prepare_webhooks(js, replicas=settings.nats.replicas)
         log.info("recorder.ready")
         policy = DeliveryPolicy(
             attempts=settings.webhook_attempts,
             backoff_s=settings.webhook_backoff_s,
             timeout_s=settings.webhook_timeout_s,
         )
-        hooks = WebhookDispatcher(
-            client,
-            engine,
-            public_url=settings.public_url,
-            policy=policy,
-            replicas=settings.nats.replicas,
-        )
+        hooks = WebhookDispatcher(client, engine, public_url=settings.public_url, policy=policy)
         hooks_task = asyncio.create_task(hooks.run(stop))
+        recorder = Recorder(
+            client, engine, observer=_observer(engine, metrics), hooks=HookForwarder(js)
+        )
         try:
-            await Recorder(client, engine, observer=_observer(engine, metrics)).run(stop)
+            await recorder.run(stop)
         finally:
             if not stop.is_set():
                 hooks_task.cancel()

@@ -1,17 +1,18 @@
 """Webhook delivery: task events -> ``POST <webhookHref>?source=<task url>&event=<kind>``.
 
-Consumes ``QHANA_EVENTS`` with its own durable consumer (``webhooks``), maps each event to the
-upstream event kinds (spec §1.8), looks the subscriptions up in SQL and calls them. Any failure
-(connection error, timeout, non-2xx answer) is retried with exponential backoff up to a bounded
-number of attempts; a message is acked only when all its deliveries are done. An event is
-delivered only once SQL shows it, so a subscriber that GETs the task sees the new state.
+Consumes the jobs the recorder forwards to ``QHANA_WEBHOOKS`` (durable ``webhooks``): the
+events that fire webhooks (spec §1.8) of tasks with subscriptions, each once SQL shows it
+(``qhana/recorder/hook_jobs.py``), so a subscriber that GETs the task sees the new state.
+Maps each event to the upstream event kinds, looks the subscriptions up in SQL and calls
+them. Any failure (connection error, timeout, non-2xx answer) is retried with exponential
+backoff up to a bounded number of attempts; a job is acked only when all its deliveries are
+done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,20 +21,16 @@ import aiohttp
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qhana.bus import subjects
-from qhana.bus.acks import stream_seq
 from qhana.bus.pull import pull_batch
-from qhana.bus.streams import consumer_config, load_spec
-from qhana.db.tables import task_steps, tasks, webhooks
+from qhana.db.tables import webhooks
 from qhana.logging import get_logger
 from qhana.wire import (
     Cancelled,
-    EventKind,
     Failed,
     StepRequested,
     StepSubmitted,
@@ -42,7 +39,7 @@ from qhana.wire import (
     parse_event,
 )
 
-__all__ = ["SILENT_KINDS", "DeliveryPolicy", "WebhookDispatcher", "raw_kind", "upstream_kinds"]
+__all__ = ["DeliveryPolicy", "WebhookDispatcher", "upstream_kinds"]
 
 log = get_logger("qhana.webhooks")
 
@@ -83,55 +80,6 @@ async def _subscriptions(conn: AsyncConnection, task_id: int, kinds: tuple[str, 
     return list(rows)
 
 
-async def _projected(conn: AsyncConnection, event: TaskEvent, seq: int) -> bool:
-    """True once the recorder has committed ``event`` (so a GET of the task shows it)."""
-    if isinstance(event, Succeeded | Failed | Cancelled):
-        finished = await conn.scalar(select(tasks.c.finished_at).where(tasks.c.id == event.task_id))
-        return finished is not None
-    if isinstance(event, StepRequested):
-        step = await conn.scalar(select(task_steps.c.seq).where(task_steps.c.seq == seq))
-        return step is not None
-    return True  # step-submitted is projected by the edge before it answers
-
-
-_KIND = re.compile(rb'"kind":"([a-z-]+)"')
-# the kinds for which ``upstream_kinds`` is empty (a test keeps the two in step)
-SILENT_KINDS = frozenset(
-    kind.value
-    for kind in (
-        EventKind.ACCEPTED,
-        EventKind.STARTED,
-        EventKind.PROGRESS,
-        EventKind.LOG,
-        EventKind.OUTPUT,
-    )
-)
-
-
-def raw_kind(data: bytes) -> str | None:
-    """The ``kind`` of a serialised event, without parsing it (None: not found)."""
-    match = _KIND.search(data)
-    return match.group(1).decode() if match is not None else None
-
-
-async def _ack_silent(msgs: list[Msg]) -> list[Msg]:
-    """Ack the events whose kind fires no webhook (``upstream_kinds`` is empty); the rest."""
-    rest: list[Msg] = []
-    for msg in msgs:
-        if raw_kind(msg.data) in SILENT_KINDS:
-            with contextlib.suppress(Exception):
-                await msg.ack()
-        else:
-            rest.append(msg)
-    return rest
-
-
-def _task_of(msg: Msg) -> int | None:
-    """The task id of an event message (its subject is ``qhana.events.task.<id>``)."""
-    tail = msg.subject.rpartition(".")[2]
-    return int(tail) if tail.isdigit() else None
-
-
 class WebhookDispatcher:
     def __init__(
         self,
@@ -141,33 +89,20 @@ class WebhookDispatcher:
         public_url: str | None = None,
         policy: DeliveryPolicy | None = None,
         poster: Poster | None = None,
-        replicas: int = 1,
     ) -> None:
         self._js: JetStreamContext = nc.jetstream()
         self._engine = engine
         self._public_url = public_url.rstrip("/") if public_url else None
         self._policy = policy or DeliveryPolicy()
         self._poster = poster
-        self._replicas = replicas
         self._stop = asyncio.Event()
         self.delivered = 0
         self.given_up = 0
 
-    async def _ensure_consumer(self) -> None:
-        """Create the durable consumer if ``qhana streams apply`` has not (older deployments)."""
-        try:
-            await self._js.consumer_info(subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
-        except NotFoundError:
-            item = next(
-                c for c in load_spec().consumers if c["durable"] == subjects.WEBHOOKS_DURABLE
-            )
-            await self._js.add_consumer(item["stream"], consumer_config(item, None, self._replicas))
-
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
-        await self._ensure_consumer()
         sub = await self._js.pull_subscribe_bind(
-            durable=subjects.WEBHOOKS_DURABLE, stream=subjects.EVENTS_STREAM
+            durable=subjects.WEBHOOKS_DURABLE, stream=subjects.WEBHOOKS_STREAM
         )
         log.info("webhooks.ready")
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout_s)
@@ -187,19 +122,9 @@ class WebhookDispatcher:
                     await sub.unsubscribe()
 
     async def _handle_batch(self, msgs: list[Msg], poster: Poster) -> None:
-        """Tasks in parallel; the events of one task in order. Events that fire no webhook
-        (started, output, log, ...) and events of tasks without any subscription are acked
-        at once: at most one query per batch instead of two per event."""
-        msgs = await _ack_silent(msgs)
-        if not msgs:
-            return
-        watched = await self._watched(msgs)
+        """Tasks in parallel; the jobs of one task in order."""
         by_task: dict[str, list[Msg]] = {}
         for msg in msgs:
-            if watched is not None and _task_of(msg) not in watched:
-                with contextlib.suppress(Exception):
-                    await msg.ack()
-                continue
             by_task.setdefault(msg.subject, []).append(msg)
 
         async def _in_order(group: list[Msg]) -> None:
@@ -207,21 +132,6 @@ class WebhookDispatcher:
                 await self._handle(msg, poster)
 
         await asyncio.gather(*(_in_order(group) for group in by_task.values()))
-
-    async def _watched(self, msgs: list[Msg]) -> set[int] | None:
-        """Task ids of the batch with at least one subscription (None: ask per event)."""
-        ids = {task_id for msg in msgs if (task_id := _task_of(msg)) is not None}
-        if not ids:
-            return None
-        try:
-            async with self._engine.connect() as conn:
-                rows = await conn.execute(
-                    select(webhooks.c.task_id).where(webhooks.c.task_id.in_(ids)).distinct()
-                )
-                return {int(row.task_id) for row in rows}
-        except Exception as exc:
-            log.warning("webhooks.db_failed", error=str(exc))
-            return None
 
     async def _handle(self, msg: Msg, poster: Poster) -> None:
         try:
@@ -233,12 +143,8 @@ class WebhookDispatcher:
         if not kinds:
             await msg.ack()
             return
-        seq = stream_seq(msg)
         try:
             async with self._engine.connect() as conn:
-                if not await _projected(conn, event, seq):
-                    await msg.nak(delay=0.2)
-                    return
                 rows = await _subscriptions(conn, event.task_id, kinds)
         except Exception as exc:
             log.warning("webhooks.db_failed", task_id=event.task_id, error=str(exc))

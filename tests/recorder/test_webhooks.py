@@ -1,4 +1,4 @@
-"""Webhook delivery (spec §1.8) from the task event stream, with retries on any failure."""
+"""Webhook delivery (spec §1.8): jobs forwarded by the recorder, retried on any failure."""
 
 from __future__ import annotations
 
@@ -6,17 +6,23 @@ import asyncio
 import typing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+import nats
 import pytest
 from aiohttp import web
 from conftest import StackFactory
+from nats.js.api import ConsumerConfig
+from nats.js.errors import NotFoundError
 from support.consumers import consumer_idle
 from support.stack import Stack
 
 from qhana.bus import subjects
-from qhana.recorder.webhooks import SILENT_KINDS, DeliveryPolicy, raw_kind, upstream_kinds
-from qhana.wire import EventKind, Started, TaskEvent
+from qhana.bus.streams import apply_streams
+from qhana.db import create_engine
+from qhana.recorder.hook_jobs import REPLAY_METADATA, prepare_webhooks
+from qhana.recorder.rebuild import reset_projection
+from qhana.recorder.webhooks import DeliveryPolicy, upstream_kinds
+from qhana.wire import EventKind, TaskEvent
 
 MULTI = "hello-world-multi-step@v0-2-1"
 
@@ -89,8 +95,24 @@ async def _waiting_for_step(stack: Stack) -> int:
     task_id = await stack.submit(MULTI, inputStr="first input")
     await stack.until(task_id, lambda doc: "steps" in doc)
     # the step-requested event is dispatched before anyone subscribes
-    await consumer_idle(stack.nats_url, subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
+    await _dispatched(stack)
     return task_id
+
+
+async def _dispatched(stack: Stack) -> None:
+    """Every event SQL shows is forwarded and every job handled."""
+    await consumer_idle(stack.nats_url, subjects.EVENTS_STREAM, subjects.RECORDER_DURABLE)
+    await consumer_idle(stack.nats_url, subjects.WEBHOOKS_STREAM, subjects.WEBHOOKS_DURABLE)
+
+
+async def _jobs_ever(stack: Stack) -> int:
+    """How many webhook jobs the recorder has forwarded (the jobs stream's last sequence)."""
+    nc = await nats.connect(stack.nats_url)
+    try:
+        info = await nc.jetstream().stream_info(subjects.WEBHOOKS_STREAM)
+        return int(info.state.last_seq)
+    finally:
+        await nc.close()
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -118,7 +140,7 @@ async def test_status_retried_on_500_until_accepted_and_bounded(
     assert flaky == [("status", source, 500), ("status", source, 500), ("status", source, 200)]
     all_events = await receiver.wait("/all", kinds={"status", "details"})
     assert {("status", source, 200), ("details", source, 200)} <= set(all_events)
-    await consumer_idle(stack.nats_url, subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
+    await _dispatched(stack)
     assert receiver.of("/down") == [("details", source, 500)] * 3  # bounded: gave up after 3
     assert receiver.of("/gone") == []
     assert len(receiver.of("/flaky")) == 3
@@ -138,7 +160,7 @@ async def test_steps_events_of_a_multi_step_task(
     assert status[0] == "status"
     final = await stack.task(task_id)
     assert final["status"] == "SUCCESS"  # the webhook fired after SQL showed the result
-    await consumer_idle(stack.nats_url, subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
+    await _dispatched(stack)
     assert [event for event, _, _ in receiver.of("/steps")] == ["steps"]
 
 
@@ -155,17 +177,81 @@ async def test_stop_interrupts_the_backoff(stack_factory: StackFactory, receiver
     assert len(receiver.of("/down")) == 1
 
 
-def test_silent_kinds_are_exactly_those_that_fire_no_webhook() -> None:
+def test_every_event_kind_is_mapped() -> None:
+    """Only terminal and step events fire webhooks; a new kind must be decided on here."""
     classes = typing.get_args(typing.get_args(TaskEvent)[0])
     assert {c.model_fields["kind"].default for c in classes} == set(EventKind)
-    for cls in classes:
-        silent = upstream_kinds(cls.model_construct()) == ()
-        assert (cls.model_fields["kind"].default.value in SILENT_KINDS) is silent, cls
+    firing = {
+        c.model_fields["kind"].default for c in classes if upstream_kinds(c.model_construct())
+    }
+    assert firing == {
+        EventKind.SUCCEEDED,
+        EventKind.FAILED,
+        EventKind.CANCELLED,
+        EventKind.STEP_REQUESTED,
+        EventKind.STEP_SUBMITTED,
+    }
 
 
-def test_the_kind_prefilter_reads_serialised_events() -> None:
-    event = Started(
-        task_id=1, at=datetime.now(UTC), cmd_seq=1, attempt=1, event_id="1.started", runner_id="r"
-    )
-    assert raw_kind(event.model_dump_json().encode()) == "started"
-    assert raw_kind(b'{"no": "kind"}') is None
+async def test_tasks_without_subscriptions_make_no_jobs(stack: Stack, receiver: Receiver) -> None:
+    plain = await stack.submit("hello-world@v0-2-1", inputStr="input")
+    await stack.finished(plain)
+    await _dispatched(stack)
+    assert await _jobs_ever(stack) == 0  # the webhook side never saw its 4 events
+
+    watched = await _waiting_for_step(stack)
+    await _subscribe(stack, watched, receiver.base + "/hook", "status")
+    async with stack.http.post(f"{stack.base}tasks/{watched}/cancel") as resp:
+        assert resp.status == 200
+    await receiver.wait("/hook", kinds={"status"})
+    await _dispatched(stack)
+    assert await _jobs_ever(stack) == 1  # cancelled; its earlier step event had no subscriber
+
+
+async def test_a_rebuild_fires_no_webhook_again(stack: Stack, receiver: Receiver) -> None:
+    task_id = await _waiting_for_step(stack)
+    await _subscribe(stack, task_id, receiver.base + "/hook", None)
+    async with stack.http.post(f"{stack.base}tasks/{task_id}/cancel") as resp:
+        assert resp.status == 200
+    await receiver.wait("/hook", kinds={"status", "details"})
+    await _dispatched(stack)
+    calls, jobs = list(receiver.calls), await _jobs_ever(stack)
+    before = await stack.task(task_id)
+
+    engine = create_engine(stack.database_url)
+    nc = await nats.connect(stack.nats_url)
+    try:
+        assert await reset_projection(nc.jetstream(), engine, replicas=1) > 0
+        await _dispatched(stack)  # every event replayed into SQL
+        assert await stack.task(task_id) == before
+        assert await _jobs_ever(stack) == jobs
+        assert receiver.calls == calls
+
+        # the boundary survives `qhana streams apply`, which updates the consumer
+        await apply_streams(nc.jetstream())
+        info = await nc.jetstream().consumer_info(subjects.EVENTS_STREAM, subjects.RECORDER_DURABLE)
+        assert REPLAY_METADATA in (info.config.metadata or {})
+
+        # a task finished after the rebuild fires again
+        later = await _waiting_for_step(stack)
+        await _subscribe(stack, later, receiver.base + "/later", "status")
+        async with stack.http.post(f"{stack.base}tasks/{later}/cancel") as resp:
+            assert resp.status == 200
+        await receiver.wait("/later", kinds={"status"})
+    finally:
+        await nc.close()
+        await engine.dispose()
+
+
+async def test_the_consumer_of_earlier_versions_is_retired(stack: Stack) -> None:
+    nc = await nats.connect(stack.nats_url)
+    try:
+        js = nc.jetstream()
+        old = ConsumerConfig(durable_name=subjects.WEBHOOKS_DURABLE)
+        await js.add_consumer(subjects.EVENTS_STREAM, old)
+        await prepare_webhooks(js, replicas=1)
+        with pytest.raises(NotFoundError):
+            await js.consumer_info(subjects.EVENTS_STREAM, subjects.WEBHOOKS_DURABLE)
+        await js.consumer_info(subjects.WEBHOOKS_STREAM, subjects.WEBHOOKS_DURABLE)
+    finally:
+        await nc.close()
