@@ -20,7 +20,7 @@ __all__ = ["submit_step", "submit_task"]
 
 async def _record(nc: Client, commits: GroupCommit, event: TaskEvent) -> None:
     """Publish the event and project it at once (group commit), so the next GET sees it."""
-    seq = await publish_event(nc.jetstream(), event)
+    seq = await publish_event(nc, event)
     await commits.apply(event, seq)
 
 
@@ -40,11 +40,11 @@ async def submit_task(
         files=files,
         submitted_at=now,
     )
-    task_id = await publish_command(nc.jetstream(), plugin.queue, command)
+    task_id = await publish_command(nc, plugin.queue, command)
     # not projected here: until the recorder has, reads find the task by this event
     # (qhana/edge/unrecorded.py), so a submit never waits for SQL
     await publish_event(
-        nc.jetstream(),
+        nc,
         Accepted(
             task_id=task_id,
             at=now,
@@ -86,7 +86,7 @@ async def submit_step(
         params=params,
         submitted_at=now,
     )
-    cmd_seq = await publish_command(nc.jetstream(), plugin.queue, command)
+    cmd_seq = await publish_command(nc, plugin.queue, command)
     await _record(
         nc,
         commits,
