@@ -13,14 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from qhana.bus import connect
 from qhana.db.engine import create_engine
 from qhana.edge import custom_ui, routes_files, routes_plugins, routes_root, routes_tasks
-from qhana.edge.auth import auth_middleware, setup_auth
+from qhana.edge.auth import setup_auth
 from qhana.edge.catalogue_cache import CatalogueCache
 from qhana.edge.event_cache import EventCache
 from qhana.edge.group_commit import GroupCommit
 from qhana.edge.keys import CATALOGUE, CLOSING, COMMITS, ENGINE, EVENT_CACHE, NATS, SETTINGS
-from qhana.edge.limits import limits_middleware
 from qhana.edge.metrics import setup_metrics
-from qhana.edge.middleware import cors_middleware, errors_middleware, slash_middleware
+from qhana.edge.middleware import edge_middleware
 from qhana.edge.openapi import setup_openapi
 from qhana.edge.registry_api import ROUTE_TABLES as REGISTRY_ROUTES
 from qhana.metrics import Metrics
@@ -40,13 +39,8 @@ def create_app(
 ) -> web.Application:
     """Build the edge. Resources not handed in are opened in ``cleanup_ctx`` and closed there."""
     app = web.Application(
-        middlewares=[
-            cors_middleware,
-            errors_middleware,
-            limits_middleware,
-            auth_middleware,
-            slash_middleware,
-        ],
+        # CORS, JSON errors, size limits, auth, slash redirects: one layer (middleware.py)
+        middlewares=[edge_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

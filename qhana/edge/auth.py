@@ -20,13 +20,12 @@ from typing import Any
 
 import jwt
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from qhana.edge.responses import error_response
 from qhana.errors import ConfigError
 from qhana.settings import Settings
 
-__all__ = ["CLAIMS", "JwtVerifier", "auth_middleware", "setup_auth"]
+__all__ = ["CLAIMS", "JwtVerifier", "auth_refusal", "setup_auth"]
 
 CLAIMS: web.RequestKey[dict[str, Any]] = web.RequestKey("CLAIMS", dict)
 VERIFIER: web.AppKey[JwtVerifier | None] = web.AppKey("VERIFIER")
@@ -94,25 +93,27 @@ def _unauthorized(message: str) -> web.Response:
     return error_response(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def auth_refusal(request: web.Request) -> web.Response | None:
+    """The 401 answer for ``request``, or None when it may pass (claims at ``request[CLAIMS]``).
+
+    Called by ``qhana.edge.middleware.edge_middleware`` before the handler."""
     verifier = request.app.get(VERIFIER)
     if verifier is None or request.method == "OPTIONS":
-        return await handler(request)
+        return None
     token = _bearer(request.headers)
     if token is None:
         if verifier.required_for_writes and request.method in _WRITES:
             return _unauthorized(MISSING)
-        return await handler(request)
+        return None
     try:
         request[CLAIMS] = verifier.verify(token)
     except jwt.ExpiredSignatureError:
         return _unauthorized(EXPIRED)
     except jwt.InvalidTokenError:
         return _unauthorized(INVALID)
-    return await handler(request)
+    return None
 
 
 def setup_auth(app: web.Application, settings: Settings) -> None:
-    """Install the verifier (None = verification off) for ``auth_middleware``."""
+    """Install the verifier (None = verification off) for ``auth_refusal``."""
     app[VERIFIER] = JwtVerifier.from_settings(settings)

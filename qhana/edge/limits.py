@@ -3,17 +3,19 @@
 ``QHANA_MAX_BODY_BYTES`` bounds every request body (aiohttp's ``client_max_size`` for bodies
 read whole, and a ``Content-Length`` check before anything is read);
 ``QHANA_MAX_UPLOAD_BYTES`` bounds each uploaded file of a multipart form (read in chunks).
+
+The checks run in ``qhana.edge.middleware.edge_middleware``: ``length_refusal`` before the
+handler, ``too_large_answer`` for what the handler raised.
 """
 
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
-from aiohttp.typedefs import Handler
 
 from qhana.edge.keys import SETTINGS
 from qhana.edge.responses import error_response
 
-__all__ = ["UploadTooLarge", "limits_middleware", "read_part_capped"]
+__all__ = ["UploadTooLarge", "length_refusal", "read_part_capped", "too_large_answer"]
 
 
 class UploadTooLarge(web.HTTPRequestEntityTooLarge):
@@ -28,18 +30,23 @@ def _too_large(what: str, limit: int) -> web.Response:
     return error_response(413, f"The {what} is larger than the limit of {limit} bytes.")
 
 
-@web.middleware
-async def limits_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    limit = request.app[SETTINGS].max_body_bytes
+def length_refusal(request: web.Request) -> web.Response | None:
+    """413 for a ``Content-Length`` over ``QHANA_MAX_BODY_BYTES`` (nothing read yet)."""
     length = request.content_length
-    if length is not None and length > limit:
-        return _too_large("request body", limit)
-    try:
-        return await handler(request)
-    except UploadTooLarge as exc:
+    if length is None:
+        return None
+    limit = request.app[SETTINGS].max_body_bytes
+    return _too_large("request body", limit) if length > limit else None
+
+
+def too_large_answer(request: web.Request, exc: Exception) -> web.Response | None:
+    """413 for a file over ``QHANA_MAX_UPLOAD_BYTES`` or a body over aiohttp's
+    ``client_max_size``; None for any other exception."""
+    if isinstance(exc, UploadTooLarge):
         return _too_large("uploaded file", exc.limit)
-    except web.HTTPRequestEntityTooLarge:
-        return _too_large("request body", limit)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return _too_large("request body", request.app[SETTINGS].max_body_bytes)
+    return None
 
 
 async def read_part_capped(part: BodyPartReader, limit: int) -> bytes:

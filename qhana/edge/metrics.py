@@ -6,7 +6,8 @@ import asyncio
 import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import Counter, Histogram
 
 from qhana.bus import subjects
 from qhana.edge.keys import METRICS, NATS
@@ -29,26 +30,61 @@ def _route(request: web.Request) -> str:
     return info.route.resource.canonical
 
 
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Time every request; count 303 answers of ``/plugins/<p>/process/`` as submissions."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        metrics = request.app[METRICS]
-        route = _route(request)
-        metrics.http_latency.labels(request.method, route, str(status)).observe(
-            time.perf_counter() - started
-        )
-        if status == 303 and route == "/plugins/{plugin}/process/":
-            metrics.submitted.labels(request.match_info["plugin"]).inc()
+_PROCESS_ROUTE = "/plugins/{plugin}/process/"
+_MAX_CHILDREN = 4096  # label sets kept per metric (bounded: a method is any token a client sends)
+
+
+class _Children:
+    """``metric.labels(...)`` looked up once per label set: prometheus-client's ``labels``
+    validates and locks on every call (~1 % of a task submission's CPU)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._latency: dict[tuple[str, str, int], Histogram] = {}
+        self._submitted: dict[str, Counter] = {}
+
+    def latency(self, method: str, route: str, status: int) -> Histogram:
+        key = (method, route, status)
+        child = self._latency.get(key)
+        if child is None:
+            if len(self._latency) >= _MAX_CHILDREN:
+                self._latency.clear()
+            child = self._metrics.http_latency.labels(method, route, str(status))
+            self._latency[key] = child
+        return child
+
+    def submitted(self, plugin: str) -> Counter:
+        child = self._submitted.get(plugin)
+        if child is None:
+            if len(self._submitted) >= _MAX_CHILDREN:
+                self._submitted.clear()
+            child = self._metrics.submitted.labels(plugin)
+            self._submitted[plugin] = child
+        return child
+
+
+def _metrics_middleware(metrics: Metrics) -> Middleware:
+    children = _Children(metrics)
+
+    @web.middleware
+    async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Time every request; count 303 answers of ``/plugins/<p>/process/`` as submissions."""
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            route = _route(request)
+            children.latency(request.method, route, status).observe(time.perf_counter() - started)
+            if status == 303 and route == _PROCESS_ROUTE:
+                children.submitted(request.match_info["plugin"]).inc()
+
+    return metrics_middleware
 
 
 async def _refresh_from_jetstream(app: web.Application, metrics: Metrics) -> None:
@@ -82,5 +118,5 @@ async def metrics_handler(request: web.Request) -> web.Response:
 def setup_metrics(app: web.Application, metrics: Metrics | None = None) -> None:
     """Register ``/metrics`` and the timing middleware (outermost, so it sees every status)."""
     app[METRICS] = metrics or Metrics()
-    app.middlewares.insert(0, metrics_middleware)
+    app.middlewares.insert(0, _metrics_middleware(app[METRICS]))
     app.router.add_get("/metrics", metrics_handler)
