@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,18 @@ from qhana.errors import StepNotOpen, TaskNotFound
 from qhana.wire import Accepted, FileRef, PluginInfo, StepSubmitted, TaskCommand, TaskEvent
 
 __all__ = ["submit_step", "submit_task"]
+
+_VARIANT_MASK, _VARIANT = 0xC000 << 48, 0x8000 << 48  # RFC 4122
+_VERSION_MASK, _VERSION = 0xF000 << 64, 4 << 76
+
+
+def _uuid4_hex() -> str:
+    """``uuid.uuid4().hex``, the same bits and format without building a ``UUID`` (whose
+    ``__init__`` was ~1 % of a submit's CPU)."""
+    n = int.from_bytes(os.urandom(16), "big")
+    n = (n & ~_VARIANT_MASK) | _VARIANT
+    n = (n & ~_VERSION_MASK) | _VERSION
+    return f"{n:032x}"
 
 
 async def _record(nc: Client, commits: GroupCommit, event: TaskEvent) -> None:
@@ -34,7 +46,7 @@ async def submit_task(
     require_connected(nc)
     now = datetime.now(UTC)
     command = TaskCommand(
-        command_id=uuid.uuid4().hex,
+        command_id=_uuid4_hex(),
         plugin=plugin.identifier,
         params=params,
         files=files,

@@ -5,6 +5,7 @@ Messages follow marshmallow's wording, as upstream's 422 bodies do.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,8 @@ MISSING = "Missing data for required field."
 _URL_SCHEMES = ("http", "https", "ftp", "ftps", "file", "data")
 _TRUE = {"true", "on", "1", "yes", "y", "t"}
 _FALSE = {"false", "off", "0", "no", "n", "f"}
+# computed once per property name, not per field of every request
+_form_key = functools.lru_cache(maxsize=4096)(form_key)
 
 
 def _resolve(schema: Mapping[str, Any], prop: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -129,7 +132,7 @@ def validate_form(
     params: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for name, prop in schema.get("properties", {}).items():
-        key = form_key(name)
+        key = _form_key(name)
         value, error, present = _field(schema, prop, list(form.get(key, [])), name in required)
         if error:
             errors.setdefault(key, []).append(error)

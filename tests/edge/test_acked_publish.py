@@ -102,19 +102,19 @@ async def test_errors_are_nats_pys(nc: Client, monkeypatch: pytest.MonkeyPatch) 
 async def test_request_times_out_and_leaves_nothing_behind(nc: Client) -> None:
     assert publish._has_request_mux(nc)  # the cheap path is the one taken with this nats-py
     silent = await nc.subscribe("qhana.silent")  # receives, never answers
-    failed = await _failure(publish._request(nc, "qhana.silent", b"x", 0.05, {"A": "b"}))
+    failed = await _failure(publish._acked_publish(nc, "qhana.silent", b"x", "m1", 0.05))
     assert isinstance(failed, nats.errors.TimeoutError)
     assert str(failed) == "nats: timeout"
-    assert (await silent.next_msg(timeout=1)).headers == {"A": "b"}
+    assert (await silent.next_msg(timeout=1)).headers == {"Nats-Msg-Id": "m1"}
 
-    async def _echo(msg: Msg) -> None:
-        await msg.respond(msg.data + b"!")
+    async def _ack(msg: Msg) -> None:  # a stand-in stream: the payload is the sequence
+        await msg.respond(b'{"stream":"S","seq":' + msg.data + b"}")
 
-    await nc.subscribe("qhana.echo", cb=_echo)
-    answers = await asyncio.gather(
-        *(publish._request(nc, "qhana.echo", str(n).encode(), 1.0, {}) for n in range(20))
+    await nc.subscribe("qhana.acks", cb=_ack)
+    seqs = await asyncio.gather(
+        *(publish._acked_publish(nc, "qhana.acks", b"%d" % n, f"m{n}", 1.0) for n in range(20))
     )
-    assert [a.data for a in answers] == [f"{n}!".encode() for n in range(20)]
+    assert seqs == list(range(20))
     assert nc._resp_map == {}  # every token removed, answered or timed out
 
 
@@ -125,5 +125,6 @@ async def test_without_the_request_mux_the_public_request(
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name=subjects.TASKS_STREAM, subjects=["qhana.tasks.>"]))
     assert await publish_command(nc, "q", _command("c1")) == 1
-    failed = await _failure(publish._request(nc, "qhana.nobody", b"x", 1.0, {}))
-    assert isinstance(failed, nats.errors.NoRespondersError)
+    assert await publish_command(nc, "q", _command("c1")) == 1
+    failed = await _failure(publish._acked_publish(nc, "qhana.nobody", b"x", "m", 1.0))
+    assert isinstance(failed, nats.js.errors.NoStreamResponseError)
