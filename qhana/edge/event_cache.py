@@ -9,11 +9,15 @@ sequence L0 of ``QHANA_TASKS``. A task id is the stream sequence of the task's c
 a task with id > L0 was submitted after the consumer existed, and every event of it (the
 edge's ``accepted`` follows the command's ack; worker events follow the worker's fetch) is
 stored after that too: the cache sees all of them. Tasks with id <= L0 are never served
-from here. An entry is created only by a task's ``accepted`` event (one per task: JetStream
-dedupes it by message id); any other event of a task without an entry (a fast worker's
-``started`` may be stored before ``accepted``) taints the id, and a tainted id never gets
-an entry. So an entry holds every event of its task from the first; an evicted or dropped
-entry is never re-created. Everything else (a miss) is served from JetStream as before.
+from here. An entry is created by a task's ``accepted`` event (one per task: JetStream
+dedupes it by message id) unless the id is tainted, or by any other event of an id above
+every id ever tainted (a fast worker's ``started`` is often stored before ``accepted``:
+the worker starts the moment the command is stored, the edge publishes ``accepted`` once
+the command's ack is back). Any other event of a task without an entry taints the id, and
+eviction or an unreadable event taints it too. So an entry holds every event of its task
+from the first, and an evicted or dropped entry is never re-created: not by ``accepted``
+(once per task) and not by a later event (its id is at most the highest tainted one).
+Everything else (a miss) is served from JetStream as before.
 
 The cache is lazy: the first SSE request starts it (and is served from JetStream), it
 stops itself after ``IDLE_S`` without SSE requests or listeners. Whenever it may have lost
@@ -52,7 +56,7 @@ TAINTED_IDS = 4096  # task ids remembered as "not from the cache"
 IDLE_S = 60.0  # stop following after this long without an SSE request or listener
 CHECK_S = 1.0  # watchdog period: idleness, reconnects, a stalled consumer
 RETRY_S = 5.0  # after a failed start, the next start is tried no sooner than this
-# A client may ask for a task's events before the cache got its ``accepted`` event (the
+# A client may ask for a task's events before the cache got its first event (the
 # 303 and the push delivery race); for an id above every task seen so far the request waits
 # this long for it (an unknown id pays it once before the usual 404 from JetStream).
 ACCEPTED_WAIT_S = 0.002
@@ -90,16 +94,17 @@ class EventBook:
         self.size = 0
         self._max_entries = max_entries
         self._max_bytes = max_bytes
-        self._max_tainted = tainted_ids
+        self._max_tainted_ids = tainted_ids
         self._entries: dict[int, _Entry] = {}  # in creation order
         self._finished: dict[int, None] = {}  # in finishing order
         self._tainted: dict[int, None] = {}  # oldest first
+        self._max_tainted = 0  # highest id ever tainted (unlike the set, never forgotten)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def may_come(self, task_id: int) -> bool:
-        """Covered, but its ``accepted`` event may not have been delivered yet."""
+        """Covered, but its first event may not have been delivered yet."""
         return task_id > self.highest_id and task_id not in self._tainted
 
     def __contains__(self, task_id: int) -> bool:
@@ -111,7 +116,9 @@ class EventBook:
             return
         entry = self._entries.get(task_id)
         if entry is None or kind is None:
-            if kind == _ACCEPTED and task_id not in self._tainted:
+            if kind is not None and (
+                task_id > self._max_tainted or (kind == _ACCEPTED and task_id not in self._tainted)
+            ):
                 entry = self._entries[task_id] = _Entry()
                 self.highest_id = max(self.highest_id, task_id)
             else:
@@ -135,7 +142,8 @@ class EventBook:
             for queue in entry.listeners:
                 queue.put_nowait(HANDOVER)
         self._tainted[task_id] = None
-        if len(self._tainted) > self._max_tainted:
+        self._max_tainted = max(self._max_tainted, task_id)
+        if len(self._tainted) > self._max_tainted_ids:
             del self._tainted[next(iter(self._tainted))]
 
     def _evict(self) -> None:
@@ -229,7 +237,7 @@ class EventCache:
         self._retry_at = float("-inf")
         self._reconnects = 0
         self._background: set[asyncio.Task[None]] = set()
-        self._waiters: dict[int, asyncio.Future[None]] = {}  # task id -> its accepted is in
+        self._waiters: dict[int, asyncio.Future[None]] = {}  # task id -> its entry exists
 
     @property
     def active(self) -> bool:
@@ -255,7 +263,7 @@ class EventCache:
             return None
         queue = book.listen(task_id)
         if queue is None and book.may_come(task_id):
-            await self._accepted(task_id)
+            await self._first_event(task_id)
             book = self.book
             queue = book.listen(task_id) if book is not None else None
         if queue is None:
@@ -265,8 +273,8 @@ class EventCache:
         self._listeners += 1
         return Listener(task_id, queue, self)
 
-    async def _accepted(self, task_id: int) -> None:
-        """Wait (``ACCEPTED_WAIT_S`` at most) until the task's ``accepted`` event is in."""
+    async def _first_event(self, task_id: int) -> None:
+        """Wait (``ACCEPTED_WAIT_S`` at most) until the task has an entry."""
         waiter = self._waiters.get(task_id)
         if waiter is None:
             waiter = self._waiters[task_id] = asyncio.get_running_loop().create_future()
@@ -357,7 +365,7 @@ class EventCache:
         parsed = _parsed(msg)
         if parsed is not None:
             book.add(parsed[0], seq, parsed[1], msg.data)
-            if self._waiters and parsed[1] == _ACCEPTED:
+            if self._waiters and parsed[0] in book:
                 self._wake(parsed[0])
 
     async def _watch(self, generation: int) -> None:
