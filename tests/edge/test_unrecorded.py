@@ -81,7 +81,7 @@ async def test_reads_of_an_unrecorded_task_come_from_its_accepted_event(
     assert doc["status"] == "PENDING" and doc["log"] == "" and doc["outputs"] == []
     # SSE reads JetStream only: the whole run, although SQL knows nothing of the task
     kinds = [kind async for kind, _ in stack.events(task_id)]
-    assert kinds[0] == "accepted" and kinds[-1] == "succeeded"
+    assert "accepted" in kinds and kinds[-1] == "succeeded"  # started may come first
     for path in ("tasks/999999/", "tasks/999999/events"):
         async with stack.http.get(stack.base + path) as resp:
             assert resp.status == 404
