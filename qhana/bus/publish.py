@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import math
 from typing import Any
 
 import nats.errors
@@ -14,7 +13,7 @@ import orjson
 from nats.aio.client import NO_RESPONDERS_STATUS, Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import Header, PubAck
+from nats.js.api import Header
 
 from qhana.bus import subjects
 from qhana.errors import BusUnavailable
@@ -41,64 +40,53 @@ RETRY_FOR_S = 20.0
 _task_subject = functools.lru_cache(maxsize=4096)(subjects.task)
 
 
+# Request tokens of this process: ``e-<n>``, never a NUID (whose alphabet has no ``-``), so
+# they cannot collide with nats-py's own requests on the same response subscription.
 _tokens = itertools.count()
-_TICK_S = 0.05
-
-
-class _Expiries:
-    """Request timeouts of one event loop, in ``_TICK_S`` buckets: one loop timer per bucket
-    rather than one per request (uvloop's ``call_later`` + ``cancel``: ~2.3 us, ~1 % of a
-    submit). A request times out between ``timeout_s`` and ``timeout_s + _TICK_S``."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._buckets: dict[int, set[asyncio.Future[Msg]]] = {}
-
-    def add(self, future: asyncio.Future[Msg], timeout_s: float) -> set[asyncio.Future[Msg]]:
-        """Fail ``future`` with ``nats.errors.TimeoutError`` once ``timeout_s`` passed; returns
-        its bucket (discard the future from it when it is done)."""
-        slot = math.ceil((self.loop.time() + timeout_s) / _TICK_S)
-        bucket = self._buckets.get(slot)
-        if bucket is None:
-            bucket = self._buckets[slot] = set()
-            self.loop.call_at(slot * _TICK_S, self._expire, slot)
-        bucket.add(future)
-        return bucket
-
-    def _expire(self, slot: int) -> None:
-        for future in self._buckets.pop(slot, ()):
-            if not future.done():
-                future.set_exception(nats.errors.TimeoutError())
-
-
-_expiries: _Expiries | None = None  # those of the loop that published last
-
-
-def _expiries_of(loop: asyncio.AbstractEventLoop) -> _Expiries:
-    """The ``_Expiries`` of ``loop`` (a new one when another loop published last: the old
-    one's timers still fire on its own loop)."""
-    global _expiries
-    current = _expiries
-    if current is None or current.loop is not loop:
-        current = _expiries = _Expiries(loop)
-    return current
-
 
 _MUX_ATTRIBUTES = ("_resp_map", "_resp_sub_prefix", "_init_request_sub")
-_has_mux_by_class: dict[type[Client], bool] = {}
 
 
 def _has_request_mux(nc: Client) -> bool:
-    """nats-py keeps its request mux in these attributes (2.x); without them: ``nc.request``."""
-    has = _has_mux_by_class.get(type(nc))
-    if has is None:
-        has = all(hasattr(nc, name) for name in _MUX_ATTRIBUTES)
-        _has_mux_by_class[type(nc)] = has
-    return has
+    """nats-py keeps its request mux in these attributes (2.x); without them: the public
+    ``nc.request`` / ``js.publish_async``."""
+    return all(hasattr(nc, name) for name in _MUX_ATTRIBUTES)
+
+
+async def _request_soon(
+    nc: Client, subject: str, payload: bytes, headers: dict[str, str]
+) -> asyncio.Future[Msg]:
+    """Publish a request through nats-py's response subscription; the future gets the
+    answer. Its token leaves the response map once the future is done (or cancelled)."""
+    if nc.is_draining_pubs:
+        raise nats.errors.ConnectionDrainingError
+    if not nc._resp_sub_prefix:
+        await nc._init_request_sub()
+    prefix = nc._resp_sub_prefix
+    if prefix is None:  # closed while subscribing
+        raise nats.errors.ConnectionClosedError
+    token = f"e-{next(_tokens)}"
+    future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+    responses: dict[str, asyncio.Future[Msg]] = nc._resp_map
+    responses[token] = future
+    future.add_done_callback(lambda _: responses.pop(token, None))
+    try:
+        await nc.publish(subject, payload, reply=prefix.decode() + token, headers=headers)
+    except BaseException:
+        future.cancel()
+        raise
+    return future
+
+
+def _time_out(future: asyncio.Future[Msg]) -> None:
+    if not future.done():
+        future.set_exception(nats.errors.TimeoutError())
 
 
 def _ack_seq(msg: Msg) -> int:
     """The stream sequence of a JetStream publish ack (orjson; no ``PubAck`` dataclass)."""
+    if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS_STATUS:
+        raise nats.js.errors.NoStreamResponseError
     answer: dict[str, Any] = orjson.loads(msg.data)
     if "error" in answer:
         raise nats.js.errors.APIError.from_error(answer["error"])
@@ -116,9 +104,8 @@ async def _acked_publish(
     reconnecting). But nats-py names each request by a fresh NUID plus ``token_hex``, waits
     with ``asyncio.wait_for`` (a second future, a done callback, a timer) and parses the ack
     with ``json`` into a dataclass: ~45 % of an acked publish's CPU (py-spy). Here the request
-    goes through nats-py's own response subscription with a counter token (``e-<n>``: never
-    a NUID, whose alphabet has no ``-``), the timeout is a bucketed timer (``_Expiries``)
-    failing the future itself, and orjson reads the ack's ``seq``.
+    goes through nats-py's own response subscription with a counter token, one timer fails
+    the future itself, and orjson reads the ack's ``seq``.
     """
     headers = {"Nats-Msg-Id": msg_id}
     if not _has_request_mux(nc):  # a nats-py that moved its internals: the public way
@@ -126,27 +113,12 @@ async def _acked_publish(
             return _ack_seq(await nc.request(subject, payload, timeout=timeout_s, headers=headers))
         except nats.errors.NoRespondersError:
             raise nats.js.errors.NoStreamResponseError from None
-    if nc.is_draining_pubs:
-        raise nats.errors.ConnectionDrainingError
-    if not nc._resp_sub_prefix:
-        await nc._init_request_sub()
-    prefix = nc._resp_sub_prefix
-    if prefix is None:  # closed while subscribing
-        raise nats.errors.ConnectionClosedError
-    token = f"e-{next(_tokens)}"
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Msg] = loop.create_future()
-    responses: dict[str, asyncio.Future[Msg]] = nc._resp_map
-    responses[token] = future
-    expiring = _expiries_of(loop).add(future, timeout_s)
+    future = await _request_soon(nc, subject, payload, headers)
+    timer = asyncio.get_running_loop().call_later(timeout_s, _time_out, future)
     try:
-        await nc.publish(subject, payload, reply=prefix.decode() + token, headers=headers)
         msg = await future
     finally:
-        expiring.discard(future)
-        responses.pop(token, None)
-    if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS_STATUS:
-        raise nats.js.errors.NoStreamResponseError
+        timer.cancel()
     return _ack_seq(msg)
 
 
@@ -217,22 +189,26 @@ async def publish_command(
         raise BusUnavailable(f"publishing a command for {command.plugin} failed: {exc}") from exc
 
 
-PendingEvent = tuple[TaskEvent, "asyncio.Future[PubAck]"]
-"""An event published without waiting for its ack (``publish_event_soon``)."""
+PendingEvent = tuple[TaskEvent, "asyncio.Future[Any]"]
+"""An event published without waiting for its ack (``publish_event_soon``): the future
+gets the ack message (or, on a nats-py without the request mux, nats-py's ``PubAck``)."""
 
 
-async def publish_event_soon(js: JetStreamContext, event: TaskEvent) -> PendingEvent:
+async def publish_event_soon(js: JetStreamContext | Client, event: TaskEvent) -> PendingEvent:
     """Publish one event and return at once; ``settle_events`` waits for its ack.
 
     Events of one connection are stored in the order they were published, so a worker can
     publish ``started``, logs and outputs back to back and wait once, before the event that
     ends the attempt."""
+    subject = subjects.event(event.task_id)
+    payload = event.model_dump_json().encode()
+    headers = {"Nats-Msg-Id": event.event_id}
+    nc = _client(js)
     try:
-        future = await js.publish_async(
-            subjects.event(event.task_id),
-            event.model_dump_json().encode(),
-            headers={"Nats-Msg-Id": event.event_id},
-        )
+        if _has_request_mux(nc):
+            future: asyncio.Future[Any] = await _request_soon(nc, subject, payload, headers)
+        else:
+            future = await nc.jetstream().publish_async(subject, payload, headers=headers)
     except Exception as exc:  # closed connection, too many stalled publishes
         raise BusUnavailable(
             f"publishing {event.kind} of task {event.task_id} failed: {exc}"
@@ -240,8 +216,21 @@ async def publish_event_soon(js: JetStreamContext, event: TaskEvent) -> PendingE
     return event, future
 
 
+def _stored(future: asyncio.Future[Any]) -> bool:
+    """The event of a settled ``publish_event_soon`` is in the stream."""
+    if future.cancelled() or future.exception() is not None:
+        return False
+    answer = future.result()
+    if isinstance(answer, Msg):
+        try:
+            _ack_seq(answer)
+        except Exception:  # no stream, or an error answer
+            return False
+    return True
+
+
 async def settle_events(
-    js: JetStreamContext, pending: list[PendingEvent], timeout_s: float = 5.0
+    js: JetStreamContext | Client, pending: list[PendingEvent], timeout_s: float = 5.0
 ) -> None:
     """Wait for the acks of ``pending``. An event whose publish failed or got no ack in time
     is published again with the same ``Nats-Msg-Id`` (so it is stored once); raises
@@ -253,5 +242,5 @@ async def settle_events(
     for future in late:
         future.cancel()
     for event, future in pending:
-        if future.cancelled() or future.exception() is not None:
+        if not _stored(future):
             await publish_event(js, event, timeout_s)

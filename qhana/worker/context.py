@@ -153,8 +153,12 @@ class WorkerContext:
             raise TaskCancelled("the attempt is already settled (timeout or cancel)")
 
     def close(self) -> None:
-        """The attempt is settled: later events of a still-running handler are refused."""
+        """The attempt is settled: later events of a still-running handler are refused, and
+        acks still awaited for this attempt's events are no longer waited for."""
         self._closed = True
+        pending, self._pending = self._pending, []
+        for _, future in pending:
+            future.cancel()
 
     async def log(self, text: str) -> None:
         await self.emit_soon(LogLine(**self.event_fields(), text=text))

@@ -128,19 +128,3 @@ async def test_without_the_request_mux_the_public_request(
     assert await publish_command(nc, "q", _command("c1")) == 1
     failed = await _failure(publish._acked_publish(nc, "qhana.nobody", b"x", "m", 1.0))
     assert isinstance(failed, nats.js.errors.NoStreamResponseError)
-
-
-async def test_expiries_share_one_timer_per_tick() -> None:
-    loop = asyncio.get_running_loop()
-    expiries = publish._Expiries(loop)
-    futures: list[asyncio.Future[Msg]] = [loop.create_future() for _ in range(50)]
-    started = loop.time()
-    buckets = {id(expiries.add(f, 0.2)) for f in futures}
-    assert len(buckets) <= 2  # all added within one tick (or on a tick's edge)
-    answered = futures[0]
-    expiries.add(answered, 0.2).discard(answered)  # done before its time: nothing to fail
-    answered.set_result(None)  # type: ignore[arg-type]
-    failed = await asyncio.gather(*futures[1:], return_exceptions=True)
-    assert all(isinstance(exc, nats.errors.TimeoutError) for exc in failed)
-    assert 0.19 <= loop.time() - started < 0.2 + publish._TICK_S + 0.5  # clock resolution
-    assert publish._expiries_of(loop) is publish._expiries_of(loop)
