@@ -24,16 +24,10 @@ _PROBE_S = 0.001
 async def pull_batch(
     sub: JetStreamContext.PullSubscription, batch: int, wait_s: float
 ) -> list[Msg]:
-    """Up to ``batch`` messages: waits at most ``wait_s`` for the first, never for the rest."""
-    try:
-        msgs: list[Msg] = await sub.fetch(1, timeout=wait_s)
-    except (NatsTimeout, TimeoutError):
-        return []
-    if batch > 1:
-        try:
-            msgs.extend(await sub.fetch(batch - 1, timeout=_PROBE_S))
-        except (NatsTimeout, TimeoutError):
-            pass
+    """Up to ``batch`` messages: waits at most ``wait_s`` for the first, never for the rest
+    (``pull_into`` collecting into a list)."""
+    msgs: list[Msg] = []
+    await pull_into(sub, batch, wait_s, msgs.append)
     return msgs
 
 
