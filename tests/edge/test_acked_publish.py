@@ -16,11 +16,12 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
+from support.worker_context import accepted
 
 from qhana.bus import publish, start_nats_server, subjects
 from qhana.bus.publish import publish_command, publish_event
 from qhana.errors import BusUnavailable
-from qhana.wire import Accepted, TaskCommand
+from qhana.wire import TaskCommand
 
 
 @pytest.fixture
@@ -39,19 +40,6 @@ def _command(command_id: str) -> TaskCommand:
     )
 
 
-def _accepted(task_id: int) -> Accepted:
-    return Accepted(
-        task_id=task_id,
-        at=datetime.now(UTC),
-        cmd_seq=task_id,
-        event_id=f"{task_id}.accepted",
-        plugin="p@v1",
-        plugin_name="p",
-        plugin_version="v1",
-        params={},
-    )
-
-
 async def test_sequence_and_dedupe(nc: Client) -> None:
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name=subjects.TASKS_STREAM, subjects=["qhana.tasks.>"]))
@@ -59,9 +47,9 @@ async def test_sequence_and_dedupe(nc: Client) -> None:
     assert await publish_command(nc, "q", _command("c1")) == 1
     assert await publish_command(js, "q", _command("c2")) == 2  # a JetStream context works too
     assert await publish_command(nc, "q", _command("c1")) == 1  # stored once: its seq again
-    assert await publish_event(nc, _accepted(1)) == 1
-    assert await publish_event(js, _accepted(1)) == 1
-    assert await publish_event(nc, _accepted(2)) == 2
+    assert await publish_event(nc, accepted(1, params={})) == 1
+    assert await publish_event(js, accepted(1, params={})) == 1
+    assert await publish_event(nc, accepted(2, params={})) == 2
     stored = await js.get_msg(subjects.TASKS_STREAM, 2)
     assert stored.headers == {"Nats-Msg-Id": "c2"}
     assert TaskCommand.model_validate_json(stored.data or b"").command_id == "c2"

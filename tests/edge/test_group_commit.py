@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
+from support.worker_context import accepted
 
 from qhana.db.tables import metadata, tasks
 from qhana.edge.group_commit import GroupCommit
-from qhana.wire import Accepted
-
-
-def _accepted(task_id: int, params: object = None) -> Accepted:
-    return Accepted(
-        task_id=task_id,
-        at=datetime.now(UTC),
-        cmd_seq=task_id,
-        event_id=f"{task_id}.accepted",
-        plugin="p@v1",
-        plugin_name="p",
-        plugin_version="v1",
-        params={"n": task_id} if params is None else params,  # type: ignore[arg-type]
-    )
 
 
 async def test_concurrent_applies_are_all_committed_in_few_transactions() -> None:
@@ -31,7 +17,7 @@ async def test_concurrent_applies_are_all_committed_in_few_transactions() -> Non
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     commits = GroupCommit(engine, max_batch=16)
-    await asyncio.gather(*(commits.apply(_accepted(i), i) for i in range(1, 65)))
+    await asyncio.gather(*(commits.apply(accepted(i), i) for i in range(1, 65)))
     async with engine.connect() as conn:
         ids = (await conn.scalars(select(tasks.c.id).order_by(tasks.c.id))).all()
     assert ids == list(range(1, 65))
@@ -44,11 +30,11 @@ async def test_a_failing_event_fails_only_its_own_caller() -> None:
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     commits = GroupCommit(engine)
-    bad = _accepted(2, params={"x": object()})  # not JSON-serialisable: the insert fails
+    bad = accepted(2, params={"x": object()})  # not JSON-serialisable: the insert fails
     results = await asyncio.gather(
-        commits.apply(_accepted(1), 1),
+        commits.apply(accepted(1), 1),
         commits.apply(bad, 2),
-        commits.apply(_accepted(3), 3),
+        commits.apply(accepted(3), 3),
         return_exceptions=True,
     )
     assert results[0] is None and results[2] is None

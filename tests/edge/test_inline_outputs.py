@@ -22,15 +22,16 @@ from nats.aio.client import Client
 from pydantic import ValidationError
 from sqlalchemy import select
 from support.stack import Stack
+from support.worker_context import worker_context
 
-from qhana.bus import apply_streams, start_nats_server, subjects
+from qhana.bus import subjects
 from qhana.bus.objects import load_output
 from qhana.db import create_engine
 from qhana.db.tables import task_files
 from qhana.recorder.rebuild import reset_projection
 from qhana.settings import Settings
 from qhana.wire import FileRef, Output, parse_event
-from qhana.worker.context import INLINE_OUTPUT_MAX_BYTES, WorkerContext
+from qhana.worker.context import INLINE_OUTPUT_MAX_BYTES
 from qhana.worker.inputs import OwnFiles, fetch_url
 
 HELLO = "hello-world@v0-2-1"
@@ -164,32 +165,17 @@ async def test_rebuild_keeps_an_inline_file(stack: Stack) -> None:
 
 
 async def test_write_output_threshold_boundary(tmp_path: Path) -> None:
-    async with start_nats_server(tmp_path / "js") as server:
-        nc = await nats.connect(server.url)
-        try:
-            js = nc.jetstream()
-            await apply_streams(js)
-            files = await js.object_store(subjects.FILES_BUCKET)
-            ctx = WorkerContext(
-                js=js,
-                files=files,
-                task_id=7,
-                cmd_seq=7,
-                attempt=1,
-                state={},
-                uploads={},
-                inline_max_bytes=10,
-            )
-            await ctx.write_output("at.bin", bytes(range(10)), data_type="x", content_type="a/b")
-            await ctx.write_output("over.bin", bytes(range(11)), data_type="x", content_type="a/b")
-            at, over = await load_output(js, 1), await load_output(js, 2)
-            assert at is not None and over is not None
-            assert (at.file.inline, at.file.object_name) == (bytes(range(10)), "")
-            assert over.file.inline is None
-            assert (await files.get(over.file.object_name)).data == bytes(range(11))
-            assert await _object_messages(nc) == 2
-        finally:
-            await nc.close()
+    async with worker_context(tmp_path / "js", inline_max_bytes=10) as (nc, ctx):
+        await ctx.write_output("at.bin", bytes(range(10)), data_type="x", content_type="a/b")
+        await ctx.write_output("over.bin", bytes(range(11)), data_type="x", content_type="a/b")
+        js = nc.jetstream()
+        at, over = await load_output(js, 1), await load_output(js, 2)
+        assert at is not None and over is not None
+        assert (at.file.inline, at.file.object_name) == (bytes(range(10)), "")
+        assert over.file.inline is None
+        files = await js.object_store(subjects.FILES_BUCKET)
+        assert (await files.get(over.file.object_name)).data == bytes(range(11))
+        assert await _object_messages(nc) == 2
 
 
 def test_settings_default_matches_the_worker_default() -> None:
