@@ -59,7 +59,7 @@ RETRY_S = 5.0  # after a failed start, the next start is tried no sooner than th
 # A client may ask for a task's events before the cache got its first event (the
 # 303 and the push delivery race); for an id above every task seen so far the request waits
 # this long for it (an unknown id pays it once before the usual 404 from JetStream).
-ACCEPTED_WAIT_S = 0.002
+FIRST_EVENT_WAIT_S = 0.002
 
 StoredEvent = tuple[int, bytes]
 """Stream sequence in ``QHANA_EVENTS`` and the event's JSON."""
@@ -274,12 +274,12 @@ class EventCache:
         return Listener(task_id, queue, self)
 
     async def _first_event(self, task_id: int) -> None:
-        """Wait (``ACCEPTED_WAIT_S`` at most) until the task has an entry."""
+        """Wait (``FIRST_EVENT_WAIT_S`` at most) until the task has an entry."""
         waiter = self._waiters.get(task_id)
         if waiter is None:
             waiter = self._waiters[task_id] = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), ACCEPTED_WAIT_S)
+            await asyncio.wait_for(asyncio.shield(waiter), FIRST_EVENT_WAIT_S)
         except TimeoutError:
             pass
         finally:
