@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from qhana.bus import subjects
 from qhana.bus.acks import delivery
-from qhana.bus.pull import pull_into
+from qhana.bus.pull import pull_batch
 from qhana.errors import BusError
 from qhana.logging import get_logger
 from qhana.sdk import Plugin
@@ -130,22 +130,18 @@ class TaskLoop:
         while free < self._concurrency and not self._slots.locked():
             await self._slots.acquire()
             free += 1
-        taken = 0
-
-        def _start(msg: Msg) -> None:  # each started task releases its slot when done
-            nonlocal taken
-            taken += 1
+        try:
+            msgs = await pull_batch(sub, free, 1.0)
+        except Exception as exc:  # NATS away: back off, keep the loop alive
+            log.warning("worker.fetch_failed", error=str(exc))
+            msgs = []
+            await asyncio.sleep(0.5)
+        for _ in range(free - len(msgs)):
+            self._slots.release()
+        for msg in msgs:
             task = asyncio.create_task(self._guarded(msg))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-
-        try:
-            await pull_into(sub, free, 1.0, _start)
-        except Exception as exc:  # NATS away: back off, keep the loop alive
-            log.warning("worker.fetch_failed", error=str(exc))
-            await asyncio.sleep(0.5)
-        for _ in range(free - taken):
-            self._slots.release()
 
     async def _guarded(self, msg: Msg) -> None:
         try:
