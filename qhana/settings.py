@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         le=512 * 1024,
         validation_alias=AliasChoices("QHANA_INLINE_OUTPUT_MAX_BYTES"),
     )
+    # a task's started event and one output wait this long to ride in its ending event: a
+    # task that ends by then is one event message instead of three; 0 publishes at once
+    event_linger_s: float = Field(
+        default=0.02, ge=0, le=1.0, validation_alias=AliasChoices("QHANA_EVENT_LINGER_S")
+    )
     # --- reliability and security (README "Reliability and security", docs/security.md) ---
     max_upload_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1, validation_alias=AliasChoices("QHANA_MAX_UPLOAD_BYTES")

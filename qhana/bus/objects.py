@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from qhana.bus import subjects
 from qhana.errors import BusUnavailable
-from qhana.wire import FileRef, Output, parse_event
+from qhana.wire import Failed, FileRef, Output, Succeeded, parse_event
 
 __all__ = ["load_output", "put_new_object", "read_file"]
 
@@ -76,7 +76,8 @@ async def put_new_object(
 
 
 async def load_output(js: JetStreamContext, seq: int) -> Output | None:
-    """The ``output`` event at stream sequence ``seq`` of ``QHANA_EVENTS`` (a file id).
+    """The ``output`` event at stream sequence ``seq`` of ``QHANA_EVENTS`` (a file id), or
+    the output folded into the ending event stored there.
 
     None when there is no such message (never written, or aged out of the stream) or it is
     not an output event; other NATS errors propagate.
@@ -89,6 +90,8 @@ async def load_output(js: JetStreamContext, seq: int) -> Output | None:
         event = parse_event(raw.data or b"")
     except ValidationError:
         return None
+    if isinstance(event, Succeeded | Failed):  # an output folded into the ending event
+        return event.output
     return event if isinstance(event, Output) else None
 
 

@@ -33,6 +33,7 @@ from qhana.wire import (
     Succeeded,
     TaskEvent,
     TaskStatus,
+    unfold,
 )
 
 __all__ = ["apply_event", "apply_events"]
@@ -45,11 +46,16 @@ async def apply_events(conn: AsyncConnection, events: Sequence[tuple[TaskEvent, 
 
     Batched (``projector_batch``): the same rows as ``apply_event`` one by one, in a few
     ``executemany`` statements per batch; ordering-sensitive events still go through
-    ``apply_event``."""
-    await apply_batch(conn, events, apply_event)
+    ``apply_event``. Events folded into an ending event apply just before it."""
+    await apply_batch(conn, events, _apply_one)
 
 
 async def apply_event(conn: AsyncConnection, event: TaskEvent, seq: int) -> None:
+    for part in unfold(event):
+        await _apply_one(conn, part, seq)
+
+
+async def _apply_one(conn: AsyncConnection, event: TaskEvent, seq: int) -> None:
     await _ensure_task(conn, event)
     if isinstance(event, Accepted | StepSubmitted | Cancelled):
         await _apply_control(conn, event, seq)

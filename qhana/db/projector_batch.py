@@ -43,6 +43,7 @@ from qhana.wire import (
     Succeeded,
     TaskEvent,
     TaskStatus,
+    unfold,
 )
 
 __all__ = ["FAST_KINDS", "apply_batch"]
@@ -54,9 +55,13 @@ SlowPath = Callable[[AsyncConnection, TaskEvent, int], Awaitable[None]]
 async def apply_batch(
     conn: AsyncConnection, events: Sequence[tuple[TaskEvent, int]], slow: SlowPath
 ) -> None:
-    """Apply ``(event, stream_seq)`` pairs in order; ``slow`` applies one event exactly."""
+    """Apply ``(event, stream_seq)`` pairs in order; ``slow`` applies one event exactly.
+
+    Events folded into an ending event (``unfold``) are applied just before it, with its
+    stream sequence."""
     if not events:
         return
+    events = [(part, seq) for event, seq in events for part in unfold(event)]
     # what SQL already knows matters only to events other than ``accepted``
     others = {event.task_id for event, _ in events if not isinstance(event, Accepted)}
     committed, finished = await known(conn, others) if others else (set(), set())

@@ -32,6 +32,7 @@ from qhana.edge.event_cache import HANDOVER, Listener, StoredEvent
 from qhana.edge.ids import path_id
 from qhana.edge.keys import CLOSING, ENGINE, EVENT_CACHE, NATS, SETTINGS
 from qhana.edge.responses import error_response, json_response, validation_error
+from qhana.edge.sse_frames import sse_frames
 from qhana.edge.task_json import task_document
 from qhana.edge.unrecorded import (
     UnrecordedTask,
@@ -261,8 +262,8 @@ async def _relay(
         if seq <= last_seq:  # written already (a handover replays from the start)
             continue
         last_seq = seq
-        kind = json.loads(data).get("kind", "message")
-        await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data))
+        frames, kind = sse_frames(seq, data)
+        await response.write(frames)
         if kind in TERMINAL_KINDS:
             # end the stream with the last event, before the consumer is deleted: a
             # client that stops reading at the terminal event finds the response

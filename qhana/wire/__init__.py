@@ -28,6 +28,7 @@ from qhana.wire.tasks import (
     TaskCommand,
     TaskEvent,
     parse_event,
+    unfold,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Withdraw",
     "form_key",
     "parse_event",
+    "unfold",
     "plugin_identifier",
     "subject_token",
 ]

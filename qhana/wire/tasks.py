@@ -32,6 +32,7 @@ __all__ = [
     "TaskCommand",
     "TaskEvent",
     "parse_event",
+    "unfold",
 ]
 
 
@@ -145,12 +146,33 @@ class StepRequested(_Event):
     progress: Progress | None = None
 
 
-class Succeeded(_Event):
+class _Ending(_Event):
+    """An event that ends an attempt, carrying the ``started`` and one ``output`` event of
+    that attempt that the worker had not published yet (it holds them for a moment, so a
+    short task is one message instead of three). Consumers read a folded event exactly as
+    if it had come on its own just before the ending one (``unfold``); the folded output's
+    file id is the ending event's stream sequence, which no other file has."""
+
+    started: Started | None = Field(default=None, description="folded started event")
+    output: Output | None = Field(default=None, description="folded output event")
+
+    @model_serializer(mode="wrap")
+    def _omit_unfolded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # an ending event without folded events keeps exactly its old JSON
+        data: dict[str, Any] = handler(self)
+        if data.get("started", 0) is None:
+            del data["started"]
+        if data.get("output", 0) is None:
+            del data["output"]
+        return data
+
+
+class Succeeded(_Ending):
     kind: Literal[EventKind.SUCCEEDED] = EventKind.SUCCEEDED
     log: str | None = None
 
 
-class Failed(_Event):
+class Failed(_Ending):
     kind: Literal[EventKind.FAILED] = EventKind.FAILED
     reason: str
     log: str | None = None
@@ -176,6 +198,17 @@ TaskEvent = Annotated[
 ]
 
 _EVENT_ADAPTER: TypeAdapter[TaskEvent] = TypeAdapter(TaskEvent)
+
+
+def unfold(event: TaskEvent) -> tuple[TaskEvent, ...]:
+    """The events one stored message stands for, in order: the folded ``started`` and
+    ``output`` of an ending event, then the ending event itself without them."""
+    if not isinstance(event, Succeeded | Failed) or (
+        event.started is None and event.output is None
+    ):
+        return (event,)
+    folded = tuple(e for e in (event.started, event.output) if e is not None)
+    return (*folded, event.model_copy(update={"started": None, "output": None}))
 
 
 def parse_event(data: bytes | str) -> TaskEvent:

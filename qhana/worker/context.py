@@ -21,7 +21,16 @@ from qhana.logging import get_logger
 from qhana.sdk.context import UploadedFile
 from qhana.sdk.urls import FetchedFile
 from qhana.urlmap import UrlRewriter
-from qhana.wire import FileRef, LogLine, Output, Progress, TaskEvent
+from qhana.wire import (
+    Failed,
+    FileRef,
+    LogLine,
+    Output,
+    Progress,
+    Started,
+    Succeeded,
+    TaskEvent,
+)
 from qhana.worker.inputs import OwnFiles, fetch_url
 from qhana.worker.url_policy import UrlPolicy
 
@@ -60,6 +69,11 @@ class StoredUpload:
         return await read_file(self.store, self.ref)
 
 
+def _seen(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class WorkerContext:
     """Publishes the handler's log, progress and outputs as events of this attempt."""
 
@@ -76,7 +90,9 @@ class WorkerContext:
         rewrite: UrlRewriter | None = None,
         policy: UrlPolicy | None = None,
         inline_max_bytes: int = INLINE_OUTPUT_MAX_BYTES,
+        linger_s: float = 0.0,
     ) -> None:
+        self._linger_s = linger_s
         self._rewrite = rewrite
         self._inline_max_bytes = inline_max_bytes
         self._policy = policy
@@ -92,6 +108,10 @@ class WorkerContext:
         self.cancel_event = asyncio.Event()
         self._closed = False
         self._pending: list[PendingEvent] = []
+        # started and one output, held back up to linger_s to fold into the ending event
+        self._held: list[Started | Output] = []
+        self._release_timer: asyncio.TimerHandle | None = None
+        self._releasing: asyncio.Future[None] | None = None
 
     @property
     def task_id(self) -> int:
@@ -125,8 +145,15 @@ class WorkerContext:
         }
 
     async def emit(self, event: TaskEvent) -> int:
-        """Publish and wait for the ack, after the acks of every event emitted before."""
+        """Publish and wait for the ack, after the acks of every event emitted before.
+
+        An ending event (succeeded, failed) takes the held events along (``_Ending``)."""
         self._ensure_open()
+        await self._released()
+        if self._held and isinstance(event, Succeeded | Failed):
+            event = self._fold_into(event)
+        else:
+            await self.release()
         await self.flush()
         return await publish_event(self._js, event)
 
@@ -134,8 +161,64 @@ class WorkerContext:
         """Publish an event that does not end the attempt (started, log, progress, output)
         without waiting for its ack: the ``emit`` that ends every attempt (succeeded,
         failed, step-requested) waits for all of them first, so nothing is acked before
-        it is stored, and a lone task pays one round trip instead of one per event."""
+        it is stored, and a lone task pays one round trip instead of one per event.
+
+        ``started`` and an ``output`` are held for up to ``linger_s`` first: a task that
+        ends by then publishes them inside its ending event, one message instead of three.
+        Any other event releases what is held first, so events keep their order."""
         self._ensure_open()
+        await self._released()
+        if not self._holds(event):
+            await self.release()
+        if self._linger_s > 0 and isinstance(event, Started | Output) and self._holds(event):
+            self._held.append(event)
+            if self._release_timer is None:
+                self._release_timer = asyncio.get_running_loop().call_later(
+                    self._linger_s, self._release_later
+                )
+            return
+        await self._publish_soon(event)
+
+    def _holds(self, event: TaskEvent) -> bool:
+        """``event`` may join the held ones: a ``started`` first, then one ``output``."""
+        if isinstance(event, Started):
+            return not self._held
+        return isinstance(event, Output) and not any(isinstance(e, Output) for e in self._held)
+
+    def _fold_into(self, event: Succeeded | Failed) -> Succeeded | Failed:
+        self._cancel_release_timer()
+        held, self._held = self._held, []
+        started = next((e for e in held if isinstance(e, Started)), None)
+        output = next((e for e in held if isinstance(e, Output)), None)
+        return event.model_copy(update={"started": started, "output": output})
+
+    async def release(self) -> None:
+        """Publish the held events now (without waiting for their acks)."""
+        self._cancel_release_timer()
+        held, self._held = self._held, []
+        for event in held:
+            await self._publish_soon(event)
+
+    def _release_later(self) -> None:
+        self._release_timer = None
+        if self._held and not self._closed:
+            self._releasing = asyncio.ensure_future(self.release())
+            # its error is raised by the next emit; seen here so an attempt that never
+            # emits again does not log "exception was never retrieved"
+            self._releasing.add_done_callback(_seen)
+
+    async def _released(self) -> None:
+        """Wait for a release the timer started (its events go out before any later one)."""
+        releasing, self._releasing = self._releasing, None
+        if releasing is not None:
+            await releasing
+
+    def _cancel_release_timer(self) -> None:
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+
+    async def _publish_soon(self, event: TaskEvent) -> None:
         self._pending.append(await publish_event_soon(self._js, event))
         if len(self._pending) >= MAX_PENDING_EVENTS:  # a chatty plugin: bounded in flight
             await self.flush()
@@ -156,6 +239,11 @@ class WorkerContext:
         """The attempt is settled: later events of a still-running handler are refused, and
         acks still awaited for this attempt's events are no longer waited for."""
         self._closed = True
+        self._cancel_release_timer()
+        self._held = []
+        if self._releasing is not None:
+            self._releasing.cancel()
+            self._releasing = None
         pending, self._pending = self._pending, []
         for _, future in pending:
             future.cancel()

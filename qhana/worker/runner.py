@@ -55,8 +55,10 @@ class TaskLoop:
         rewrite: UrlRewriter | None = None,
         url_policy: UrlPolicy | None = None,
         inline_max_bytes: int = INLINE_OUTPUT_MAX_BYTES,
+        event_linger_s: float = 0.0,
     ) -> None:
         self._inline_max_bytes = inline_max_bytes
+        self._event_linger_s = event_linger_s
         self._rewrite = rewrite
         self._url_policy = url_policy
         self._nc = nc
@@ -178,6 +180,7 @@ class TaskLoop:
             rewrite=self._rewrite,
             policy=self._url_policy,
             inline_max_bytes=self._inline_max_bytes,
+            linger_s=self._event_linger_s,
         )
         # registered before the cancel check: a control message from now on reaches the attempt
         self._running[task_id] = ctx
@@ -228,6 +231,8 @@ class TaskLoop:
     async def _finish(self, ctx: WorkerContext, result: HandlerResult, bound: Any) -> Outcome:
         if result.retry_s is not None:
             bound.info("task.retry", defer_s=result.retry_s)
+            await ctx.release()  # what this attempt did is kept, as for an ending event
+            await ctx.flush()
             return Redeliver(result.retry_s)
         if result.error is not None:
             bound.warning("task.failed", error=result.error.splitlines()[0][:200])

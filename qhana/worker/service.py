@@ -66,6 +66,7 @@ async def run_worker(
             rewrite=UrlRewriter.parse(settings.url_map, settings.url_map_from_localhost),
             url_policy=UrlPolicy.from_settings(settings),
             inline_max_bytes=settings.inline_output_max_bytes,
+            event_linger_s=settings.event_linger_s,
         )
         presence = Presence(
             nc,

@@ -1,8 +1,9 @@
 """The batched projector gives exactly the tables of the per-event projector.
 
 Random histories: several tasks, commands and attempts (redeliveries), crashes, duplicates,
-late ``accepted`` events, steps, cancels, interleaved in random stream order and cut into
-random batches. Both projections must leave identical rows in every task table.
+late ``accepted`` events, steps, cancels, events folded into ending ones, interleaved in
+random stream order and cut into random batches. Both projections must leave identical rows
+in every task table.
 """
 
 from __future__ import annotations
@@ -69,12 +70,24 @@ def _attempt_events(rng: random.Random, task_id: int, cmd: int, attempt: int) ->
         events.append(Succeeded(**base(), log=log))
     elif end == "failed":
         events.append(Failed(**base(), reason="boom", log=log))
+    if end in ("succeeded", "failed") and rng.random() < 0.5:
+        _fold(events)
     elif end == "step":
         prog = Progress(**base(), value=rng.choice([1, 2])) if rng.random() < 0.5 else None
         events.append(
             StepRequested(**base(), step_id=rng.choice(["a", "b"]), log=log, progress=prog)
         )
     return events
+
+
+def _fold(events: list[TaskEvent]) -> None:
+    """Fold the events before the ending one into it as a worker does: the output right
+    before it, then ``started`` if nothing else came after it."""
+    end = events.pop()
+    assert isinstance(end, Succeeded | Failed)
+    output = events.pop() if isinstance(events[-1], Output) else None
+    started = events.pop() if len(events) == 1 else None
+    events.append(end.model_copy(update={"started": started, "output": output}))
 
 
 def _task_streams(rng: random.Random, task_id: int) -> list[list[TaskEvent]]:
