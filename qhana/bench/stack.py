@@ -184,13 +184,14 @@ class WorkerProc:
 
 
 async def start_worker(nats_url: str, runner_id: str, log_path: Path) -> WorkerProc:
-    """Spawn a bench worker (CPU-bound plugin, one pool thread: one core per process)."""
+    """Spawn a bench worker (CPU-bound plugin, one pool thread: one core per process; a
+    queue of sync handlers only takes as many commands as its pool runs, see
+    ``qhana.worker.service.task_slots``)."""
     env = _env(
         {
             "QHANA_NATS_URL": nats_url,
             "PLUGIN_FOLDERS": str(BENCH_PLUGINS),
             "QHANA_RUNNER_ID": runner_id,
-            "QHANA_WORKER_CONCURRENCY": "2",
             "QHANA_SYNC_POOL_SIZE": "1",
         }
     )

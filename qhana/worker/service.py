@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from qhana.bus import apply_queue_consumer, connect, subjects
 from qhana.logging import get_logger
+from qhana.sdk import Plugin
 from qhana.settings import Settings
 from qhana.urlmap import UrlRewriter
 from qhana.worker.git_plugins import sync_git_plugins
@@ -37,6 +39,16 @@ def discover_plugins(settings: Settings, extra: Sequence[Path] = ()) -> LoadedPl
     return load_plugins(folders)
 
 
+def task_slots(plugins: Sequence[Plugin], concurrency: int, pool_size: int) -> int:
+    """Commands a worker takes at once. A queue of plain (sync) handlers only runs
+    ``pool_size`` of them at a time: pulling more would hold commands back in this
+    process while another worker of the queue sits idle."""
+    handlers = [h for p in plugins for h in (p.handler, *(s.handler for s in p.steps))]
+    if handlers and not any(inspect.iscoroutinefunction(h) for h in handlers):
+        return min(concurrency, pool_size)
+    return concurrency
+
+
 async def run_worker(
     settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event | None = None
 ) -> None:
@@ -46,6 +58,7 @@ async def run_worker(
     loaded.errors.extend(git_errors)
     queue = settings.queue
     offered = {k: p for k, p in loaded.plugins.items() if p.queue == queue}
+    slots = task_slots(list(offered.values()), settings.worker_concurrency, settings.sync_pool_size)
     nc = await connect(settings.nats, f"qhana-worker-{settings.runner_id}")
     pool = ThreadPoolExecutor(settings.sync_pool_size, thread_name_prefix="qhana-plugin")
     try:
@@ -58,7 +71,7 @@ async def run_worker(
             queue=queue,
             plugins=offered,
             runner_id=settings.runner_id,
-            concurrency=settings.worker_concurrency,
+            concurrency=slots,
             ack_wait_s=ack_wait_s,
             pool=pool,
             state=await js.key_value(subjects.STATE_BUCKET),
@@ -90,7 +103,13 @@ async def run_worker(
             stop=stop,
         )
         watchdog = asyncio.create_task(watch_loop(loop.running_plugins))
-        log.info("worker.ready", queue=queue, runner_id=settings.runner_id, plugins=len(offered))
+        log.info(
+            "worker.ready",
+            queue=queue,
+            runner_id=settings.runner_id,
+            plugins=len(offered),
+            concurrency=slots,
+        )
         if ready is not None:
             ready.set()
         try:
