@@ -111,7 +111,7 @@ def _plan_end(plan: Plan, event: Succeeded | Failed, seq: int) -> None:
         }
     )
     if isinstance(event, Succeeded):
-        plan.succeeded.append({"b_id": event.task_id})
+        plan.succeeded.add(event.task_id)
 
 
 def _accepted_row(event: Accepted) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, select, update
+from sqlalchemy import BindParameter, Table, bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,7 +33,7 @@ class Plan:
     files: list[dict[str, Any]] = field(default_factory=list)
     commits: list[dict[str, Any]] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
-    succeeded: list[dict[str, Any]] = field(default_factory=list)
+    succeeded: set[int] = field(default_factory=set)  # task ids
 
 
 def log_row(event: TaskEvent, seq: int, text: str) -> dict[str, Any]:
@@ -86,6 +86,11 @@ async def _many(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) ->
         await conn.execute(stmt, rows[start : start + _CHUNK])
 
 
+async def _for_ids(conn: AsyncConnection, stmt: Any, ids: list[int]) -> None:
+    for start in range(0, len(ids), _CHUNK):
+        await conn.execute(stmt, {"ids": ids[start : start + _CHUNK]})
+
+
 _COMMITTED = select(task_commits.c.task_id, task_commits.c.cmd_seq).where(
     task_commits.c.task_id.in_(bindparam("ids", expanding=True))
 )
@@ -124,9 +129,11 @@ _PROGRESS = (
         progress_seq=bindparam("b_seq"),
     )
 )
+# statements over a list of task ids: one parameter list per batch, not one row per task
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _STEPS_CLEARED = (
     update(task_steps)
-    .where(task_steps.c.task_id == bindparam("b_id"), task_steps.c.cleared.is_(False))
+    .where(task_steps.c.task_id.in_(_IDS), task_steps.c.cleared.is_(False))
     .values(cleared=True)
 )
 _FINISH = (
@@ -141,7 +148,7 @@ _FINISH = (
 _PROGRESS_DONE = (
     update(tasks)
     .where(
-        tasks.c.id == bindparam("b_id"),
+        tasks.c.id.in_(_IDS),
         tasks.c.progress_value.is_not(None),
         tasks.c.progress_value != 0,
     )
@@ -150,13 +157,18 @@ _PROGRESS_DONE = (
 
 
 def _build_purge(table: Table) -> Any:
-    """Rows of the other attempts of a command that has just been committed."""
+    """Rows of the given tasks that belong to an attempt other than the committed one of
+    their command. Run right after the plan's commits: in a plan every commit is new (a
+    command committed before takes the exact path), and a command committed earlier has no
+    such rows left (purged then, later events of other attempts are ignored), so this
+    deletes what one delete per new commit would."""
     return delete(table).where(
-        and_(
-            table.c.task_id == bindparam("b_task"),
-            table.c.cmd_seq == bindparam("b_cmd"),
-            table.c.attempt != bindparam("b_attempt"),
-        )
+        table.c.task_id.in_(_IDS),
+        exists().where(
+            task_commits.c.task_id == table.c.task_id,
+            task_commits.c.cmd_seq == table.c.cmd_seq,
+            task_commits.c.attempt != table.c.attempt,
+        ),
     )
 
 
@@ -211,15 +223,13 @@ async def execute_plan(conn: AsyncConnection, plan: Plan) -> None:
         await _many(conn, _insert_ignore(conn, task_files), plan.files)
     if plan.commits:
         await _many(conn, _insert_ignore(conn, task_commits), plan.commits)
-        purge = [
-            {"b_task": c["task_id"], "b_cmd": c["cmd_seq"], "b_attempt": c["attempt"]}
-            for c in plan.commits
-        ]
-        await _many(conn, _purge(task_log), purge)
-        await _many(conn, _purge(task_files), purge)
-    if plan.succeeded:
-        await _many(conn, _STEPS_CLEARED, plan.succeeded)
+        committed = sorted({c["task_id"] for c in plan.commits})
+        await _for_ids(conn, _purge(task_log), committed)
+        await _for_ids(conn, _purge(task_files), committed)
+    succeeded = sorted(plan.succeeded)
+    if succeeded:
+        await _for_ids(conn, _STEPS_CLEARED, succeeded)
     if plan.finished:
         await _many(conn, _FINISH, plan.finished)
-    if plan.succeeded:
-        await _many(conn, _PROGRESS_DONE, plan.succeeded)
+    if succeeded:
+        await _for_ids(conn, _PROGRESS_DONE, succeeded)

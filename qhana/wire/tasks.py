@@ -9,9 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     TypeAdapter,
-    model_serializer,
     model_validator,
 )
 
@@ -36,6 +34,10 @@ __all__ = [
 ]
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,8 +56,11 @@ class FileRef(_Wire):
     name: str
     content_type: str
     size: int
+    # omitted when absent: uploads and large outputs keep exactly their old JSON
     inline: bytes | None = Field(
-        default=None, description="the file's bytes (base64url) when small enough to inline"
+        default=None,
+        description="the file's bytes (base64url) when small enough to inline",
+        exclude_if=_absent,
     )
 
     @model_validator(mode="after")
@@ -65,14 +70,6 @@ class FileRef(_Wire):
         if self.inline is not None and len(self.inline) != self.size:
             raise ValueError("size must be the length of the inline bytes")
         return self
-
-    @model_serializer(mode="wrap")
-    def _omit_absent_inline(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # uploads and large outputs keep exactly their old JSON (readable by older roles)
-        data: dict[str, Any] = handler(self)
-        if data.get("inline", 0) is None:
-            del data["inline"]
-        return data
 
 
 class TaskCommand(_Wire):
@@ -153,18 +150,13 @@ class _Ending(_Event):
     if it had come on its own just before the ending one (``unfold``); the folded output's
     file id is the ending event's stream sequence, which no other file has."""
 
-    started: Started | None = Field(default=None, description="folded started event")
-    output: Output | None = Field(default=None, description="folded output event")
-
-    @model_serializer(mode="wrap")
-    def _omit_unfolded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # an ending event without folded events keeps exactly its old JSON
-        data: dict[str, Any] = handler(self)
-        if data.get("started", 0) is None:
-            del data["started"]
-        if data.get("output", 0) is None:
-            del data["output"]
-        return data
+    # omitted when absent: an ending event without folded events keeps exactly its old JSON
+    started: Started | None = Field(
+        default=None, description="folded started event", exclude_if=_absent
+    )
+    output: Output | None = Field(
+        default=None, description="folded output event", exclude_if=_absent
+    )
 
 
 class Succeeded(_Ending):
