@@ -174,6 +174,15 @@ ROWS: tuple[Row, ...] = (
         _at_least("worker_scaling_ratio", 1.7),
     ),
     Row(
+        "  (wall clock, with submit and poll)",
+        "worker_scaling_ratio_wall",
+        None,
+        "x",
+        "-",
+        "-",
+        None,
+    ),
+    Row(
         "split up: worker in a child process",
         "split_completion_tasks_per_s",
         None,

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -95,6 +96,19 @@ class BenchStack:
                 "SELECT count(*) FROM tasks WHERE status = ? AND id >= ?", (status, min_id)
             ).fetchone()
         return int(row[0])
+
+    def busy_span_s(self, min_id: int) -> float:
+        """Seconds from the first start to the last finish of the tasks from ``min_id`` on,
+        by the workers' own event times (what the workers took, without the submit before
+        and the poll after)."""
+        path = self.data_dir / "qhana.db"
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            conn.execute("PRAGMA busy_timeout=2000")
+            first, last = conn.execute(
+                "SELECT min(started_at), max(finished_at) FROM tasks WHERE id >= ?", (min_id,)
+            ).fetchone()
+        span = datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))
+        return span.total_seconds()
 
     async def stop(self, timeout_s: float = 20.0) -> None:
         if self.process.returncode is not None:
