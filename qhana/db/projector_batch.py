@@ -11,7 +11,11 @@ histories):
 * rows are keyed by stream sequence, so inserts commute; ``accepted`` is one upsert that
   fills in a row only while its plugin is unknown, which gives the same row whichever of
   ``accepted`` and the worker's first event comes first;
-* SQL's commits and finished tasks are read once per batch, then the batch is walked in
+* what SQL holds of the batch's tasks is read once, in one query (``Known``): commits,
+  finished tasks, and whether a task row, log or file rows, steps or progress exist, so
+  the purge, step-clearing and final-progress statements run only for tasks that can
+  have such rows (the walk marks every task it changes as having them all); the batch
+  is then walked in
   stream order; every event whose effect depends on order or on how the projector treats a
   settled command (an event of a command already committed in SQL or earlier in the batch,
   any event of a task after an ending event of that task in the pending plan, progress of a
@@ -30,7 +34,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qhana.db.projector_sql import Plan, execute_plan, file_row, known, log_row
+from qhana.db.projector_sql import Known, Plan, execute_plan, file_row, known, log_row
 from qhana.wire import (
     Accepted,
     Cancelled,
@@ -64,8 +68,7 @@ async def apply_batch(
     events = [(part, seq) for event, seq in events for part in unfold(event)]
     # what SQL already knows matters only to events other than ``accepted``
     others = {event.task_id for event, _ in events if not isinstance(event, Accepted)}
-    committed, finished = await known(conn, others) if others else (set(), set())
-    walk = _Walk(conn, slow, committed, finished)
+    walk = _Walk(conn, slow, await known(conn, others) if others else Known())
     for event, seq in events:
         await walk.feed(event, seq)
     await walk.flush()
@@ -137,13 +140,13 @@ class _Walk:
         self,
         conn: AsyncConnection,
         slow: SlowPath,
-        committed: set[tuple[int, int]],
-        finished: set[int],
+        known: Known,
     ) -> None:
         self._conn = conn
         self._slow = slow
-        self._committed = committed
-        self._finished = finished
+        self._known = known
+        self._committed = known.committed
+        self._finished = known.finished
         self._ended: set[int] = set()  # tasks with an ending event in the pending plan
         self._plan = Plan()
 
@@ -165,6 +168,7 @@ class _Walk:
         if self._exact(event):
             await self.flush()
             await self._slow(self._conn, event, seq)
+            self._known.touched({event.task_id})
             if isinstance(event, StepRequested | Succeeded | Failed):
                 self._committed.add(key)
             if isinstance(event, Succeeded | Failed | Cancelled):
@@ -180,4 +184,5 @@ class _Walk:
         plan, self._plan = self._plan, Plan()
         self._finished |= self._ended
         self._ended = set()
-        await execute_plan(self._conn, plan)
+        await execute_plan(self._conn, plan, self._known)
+        self._known.touched(plan.task_ids)

@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
 from qhana.wire import Output, TaskEvent, TaskStatus
 
-__all__ = ["Plan", "execute_plan", "file_row", "known", "log_row"]
+__all__ = ["Known", "Plan", "execute_plan", "file_row", "known", "log_row"]
 
 _CHUNK = 400
+# statements over a list of task ids: one parameter list per batch, not one row per task
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 @dataclass
@@ -91,26 +93,63 @@ async def _for_ids(conn: AsyncConnection, stmt: Any, ids: list[int]) -> None:
         await conn.execute(stmt, {"ids": ids[start : start + _CHUNK]})
 
 
-_COMMITTED = select(task_commits.c.task_id, task_commits.c.cmd_seq).where(
-    task_commits.c.task_id.in_(bindparam("ids", expanding=True))
-)
-_FINISHED = select(tasks.c.id).where(
-    tasks.c.id.in_(bindparam("ids", expanding=True)), tasks.c.finished_at.is_not(None)
+@dataclass
+class Known:
+    """What SQL holds of a batch's tasks before it is projected (one query).
+
+    ``rows``, ``children``, ``steps`` and ``progress`` only ever skip statements that would
+    change nothing; whoever changes SQL for a task after the query (an exact event, a
+    flushed plan) must call ``touched`` so they over-approximate SQL from then on."""
+
+    committed: set[tuple[int, int]] = field(default_factory=set)
+    finished: set[int] = field(default_factory=set)
+    rows: set[int] = field(default_factory=set)  # the task row exists
+    children: set[int] = field(default_factory=set)  # it has log or file rows
+    steps: set[int] = field(default_factory=set)  # it has step rows
+    progress: set[int] = field(default_factory=set)  # its progress is set
+
+    def touched(self, task_ids: set[int]) -> None:
+        for known in (self.rows, self.children, self.steps, self.progress):
+            known |= task_ids
+
+
+def _exists_for_task(table: Table) -> Any:
+    return exists().where(table.c.task_id == tasks.c.id)
+
+
+_KNOWN = (
+    select(
+        tasks.c.id,
+        tasks.c.finished_at.is_not(None).label("finished"),
+        tasks.c.progress_value.is_not(None).label("progress"),
+        (_exists_for_task(task_log) | _exists_for_task(task_files)).label("children"),
+        _exists_for_task(task_steps).label("steps"),
+        task_commits.c.cmd_seq,
+    )
+    .select_from(tasks.outerjoin(task_commits, task_commits.c.task_id == tasks.c.id))
+    .where(tasks.c.id.in_(_IDS))
 )
 
 
-async def known(conn: AsyncConnection, task_ids: set[int]) -> tuple[set[tuple[int, int]], set[int]]:
-    """Commands already committed and tasks already finished, as SQL has them now."""
-    committed: set[tuple[int, int]] = set()
-    finished: set[int] = set()
+async def known(conn: AsyncConnection, task_ids: set[int]) -> Known:
+    """Commands already committed, finished tasks and which rows exist, as SQL has them."""
+    found = Known()
     ordered = sorted(task_ids)
     for start in range(0, len(ordered), _CHUNK):
-        bound = {"ids": ordered[start : start + _CHUNK]}
-        rows = await conn.execute(_COMMITTED, bound)
-        committed.update((int(r.task_id), int(r.cmd_seq)) for r in rows)
-        done = await conn.execute(_FINISHED, bound)
-        finished.update(int(r.id) for r in done)
-    return committed, finished
+        for r in await conn.execute(_KNOWN, {"ids": ordered[start : start + _CHUNK]}):
+            task_id = int(r.id)
+            found.rows.add(task_id)
+            if r.cmd_seq is not None:
+                found.committed.add((task_id, int(r.cmd_seq)))
+            for flag, into in (
+                (r.finished, found.finished),
+                (r.progress, found.progress),
+                (r.children, found.children),
+                (r.steps, found.steps),
+            ):
+                if flag:
+                    into.add(task_id)
+    return found
 
 
 _STARTED = (
@@ -129,8 +168,6 @@ _PROGRESS = (
         progress_seq=bindparam("b_seq"),
     )
 )
-# statements over a list of task ids: one parameter list per batch, not one row per task
-_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _STEPS_CLEARED = (
     update(task_steps)
     .where(task_steps.c.task_id.in_(_IDS), task_steps.c.cleared.is_(False))
@@ -200,19 +237,31 @@ def _accepted_upsert(conn: AsyncConnection) -> Any:
     return _ACCEPTED_UPSERT[conn.dialect.name]
 
 
-async def _ensure_tasks(conn: AsyncConnection, plan: Plan) -> None:
+async def _ensure_tasks(conn: AsyncConnection, plan: Plan, known: Known) -> None:
     if plan.accepted:  # insert, or fill in a row that worker events created first
         await _many(conn, _accepted_upsert(conn), plan.accepted)
-    bare = sorted(plan.task_ids - {row["id"] for row in plan.accepted})
+    bare = sorted(plan.task_ids - {row["id"] for row in plan.accepted} - known.rows)
     if bare:
         rows = [{"id": task_id, "status": TaskStatus.PENDING} for task_id in bare]
         await _many(conn, _insert_ignore(conn, tasks), rows)
 
 
-async def execute_plan(conn: AsyncConnection, plan: Plan) -> None:
+def _to_purge(plan: Plan, known: Known, rows: list[dict[str, Any]]) -> list[int]:
+    """Committed tasks that may hold rows of another attempt: in SQL, or in ``rows``."""
+    attempt = {(c["task_id"], c["cmd_seq"]): c["attempt"] for c in plan.commits}
+    stale = {
+        r["task_id"]
+        for r in rows
+        if attempt.get((r["task_id"], r["cmd_seq"]), r["attempt"]) != r["attempt"]
+    }
+    return sorted({t for t, _ in attempt if t in known.children or t in stale})
+
+
+async def execute_plan(conn: AsyncConnection, plan: Plan, known: Known) -> None:
+    """Run ``plan``; ``known`` lets it skip statements that would change nothing."""
     if not plan.task_ids:
         return
-    await _ensure_tasks(conn, plan)
+    await _ensure_tasks(conn, plan, known)
     if plan.started:
         await _many(conn, _STARTED, plan.started)
     if plan.progress:
@@ -223,13 +272,14 @@ async def execute_plan(conn: AsyncConnection, plan: Plan) -> None:
         await _many(conn, _insert_ignore(conn, task_files), plan.files)
     if plan.commits:
         await _many(conn, _insert_ignore(conn, task_commits), plan.commits)
-        committed = sorted({c["task_id"] for c in plan.commits})
-        await _for_ids(conn, _purge(task_log), committed)
-        await _for_ids(conn, _purge(task_files), committed)
-    succeeded = sorted(plan.succeeded)
-    if succeeded:
-        await _for_ids(conn, _STEPS_CLEARED, succeeded)
+        if purge := _to_purge(plan, known, plan.logs):
+            await _for_ids(conn, _purge(task_log), purge)
+        if purge := _to_purge(plan, known, plan.files):
+            await _for_ids(conn, _purge(task_files), purge)
+    if with_steps := sorted(plan.succeeded & known.steps):
+        await _for_ids(conn, _STEPS_CLEARED, with_steps)
     if plan.finished:
         await _many(conn, _FINISH, plan.finished)
-    if succeeded:
-        await _for_ids(conn, _PROGRESS_DONE, succeeded)
+    progressed = known.progress | {row["b_id"] for row in plan.progress}
+    if with_progress := sorted(plan.succeeded & progressed):
+        await _for_ids(conn, _PROGRESS_DONE, with_progress)
