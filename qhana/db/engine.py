@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-__all__ = ["SqliteEngine", "create_engine", "is_sqlite"]
+__all__ = ["SqliteEngine", "create_engine", "is_sqlite", "run_read", "run_write"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -42,16 +48,94 @@ class SqliteEngine(AsyncEngine):
     a recorder batch.
     """
 
-    __slots__ = ("_write_lock",)
+    __slots__ = ("_write_lock", "_plain", "_threads")
 
     def __init__(self, sync_engine: Engine) -> None:
         super().__init__(sync_engine)
         self._write_lock = asyncio.Lock()
+        self._plain: Engine | None = None
+        self._threads: ThreadPoolExecutor | None = None
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         async with self._write_lock, super().begin() as conn:
             yield conn
+
+    def _plain_engine(self) -> tuple[Engine, ThreadPoolExecutor]:
+        """The same file through plain ``sqlite3`` connections, each used by one thread of a
+        small pool at a time (made on first use)."""
+        if self._plain is None or self._threads is None:
+            size = SQLITE_READERS + 1  # the readers and the one writer
+            self._plain = create_sync_engine(
+                self.url.set(drivername="sqlite"),
+                connect_args={"timeout": 10, "check_same_thread": False},
+                pool_size=size,
+                max_overflow=0,
+                pool_timeout=60,
+            )
+            event.listen(self._plain, "connect", _sqlite_pragmas)
+            self._threads = ThreadPoolExecutor(size, thread_name_prefix="qhana-sqlite")
+        return self._plain, self._threads
+
+    async def run_plain(self, write: bool, call: Callable[[Engine], T]) -> T:
+        """``call(engine)`` in one hop to a thread; writes one at a time (the lock of
+        ``begin``)."""
+        plain, threads = self._plain_engine()
+        loop = asyncio.get_running_loop()
+        if not write:
+            return await loop.run_in_executor(threads, call, plain)
+        async with self._write_lock:
+            return await loop.run_in_executor(threads, call, plain)
+
+    async def dispose(self, close: bool = True) -> None:
+        await super().dispose(close)
+        if self._plain is not None:
+            self._plain.dispose(close)
+            self._plain = None
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
+
+
+def _read_on(fn: Callable[..., T], args: Any, kwargs: Any, plain: Engine) -> T:
+    with plain.connect() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+def _write_on(fn: Callable[..., T], args: Any, kwargs: Any, plain: Engine) -> T:
+    with plain.begin() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+async def run_read(
+    engine: AsyncEngine,
+    fn: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``fn(conn, *args)`` on a connection of ``engine``, all its statements in one go.
+
+    On SQLite that is one hop to a thread with a plain ``sqlite3`` connection: through
+    aiosqlite every cursor call is a hop of its own (a task GET: ~13 hops, ~5x the CPU).
+    On PostgreSQL ``fn`` runs on the async connection (``run_sync``)."""
+    if isinstance(engine, SqliteEngine):
+        return await engine.run_plain(False, functools.partial(_read_on, fn, args, kwargs))
+    async with engine.connect() as conn:
+        return await conn.run_sync(fn, *args, **kwargs)
+
+
+async def run_write(
+    engine: AsyncEngine,
+    fn: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``fn(conn, *args)`` in one transaction of ``engine`` (committed when ``fn`` returns,
+    rolled back when it raises); on SQLite in one hop, one writer at a time."""
+    if isinstance(engine, SqliteEngine):
+        return await engine.run_plain(True, functools.partial(_write_on, fn, args, kwargs))
+    async with engine.begin() as conn:
+        return await conn.run_sync(fn, *args, **kwargs)
 
 
 def create_engine(url: str) -> AsyncEngine:

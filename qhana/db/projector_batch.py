@@ -29,10 +29,10 @@ histories):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from qhana.db.projector_sql import Known, Plan, execute_plan, file_row, known, log_row
 from qhana.wire import (
@@ -53,12 +53,10 @@ from qhana.wire import (
 __all__ = ["FAST_KINDS", "apply_batch"]
 
 FAST_KINDS = (Accepted, Started, Progress, LogLine, Output, Succeeded, Failed)
-SlowPath = Callable[[AsyncConnection, TaskEvent, int], Awaitable[None]]
+SlowPath = Callable[[Connection, TaskEvent, int], None]
 
 
-async def apply_batch(
-    conn: AsyncConnection, events: Sequence[tuple[TaskEvent, int]], slow: SlowPath
-) -> None:
+def apply_batch(conn: Connection, events: Sequence[tuple[TaskEvent, int]], slow: SlowPath) -> None:
     """Apply ``(event, stream_seq)`` pairs in order; ``slow`` applies one event exactly.
 
     Events folded into an ending event (``unfold``) are applied just before it, with its
@@ -68,10 +66,10 @@ async def apply_batch(
     events = [(part, seq) for event, seq in events for part in unfold(event)]
     # what SQL already knows matters only to events other than ``accepted``
     others = {event.task_id for event, _ in events if not isinstance(event, Accepted)}
-    walk = _Walk(conn, slow, await known(conn, others) if others else Known())
+    walk = _Walk(conn, slow, known(conn, others) if others else Known())
     for event, seq in events:
-        await walk.feed(event, seq)
-    await walk.flush()
+        walk.feed(event, seq)
+    walk.flush()
 
 
 def _plan_event(plan: Plan, event: TaskEvent, seq: int) -> None:
@@ -138,7 +136,7 @@ class _Walk:
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         slow: SlowPath,
         known: Known,
     ) -> None:
@@ -159,15 +157,15 @@ class _Walk:
             return True
         return isinstance(event, Progress) and event.task_id in self._finished
 
-    async def feed(self, event: TaskEvent, seq: int) -> None:
+    def feed(self, event: TaskEvent, seq: int) -> None:
         if isinstance(event, Accepted):
             self._plan.task_ids.add(event.task_id)
             self._plan.accepted.append(_accepted_row(event))
             return
         key = (event.task_id, event.cmd_seq)
         if self._exact(event):
-            await self.flush()
-            await self._slow(self._conn, event, seq)
+            self.flush()
+            self._slow(self._conn, event, seq)
             self._known.touched({event.task_id})
             if isinstance(event, StepRequested | Succeeded | Failed):
                 self._committed.add(key)
@@ -180,9 +178,9 @@ class _Walk:
             self._ended.add(event.task_id)
         _plan_event(self._plan, event, seq)
 
-    async def flush(self) -> None:
+    def flush(self) -> None:
         plan, self._plan = self._plan, Plan()
         self._finished |= self._ended
         self._ended = set()
-        await execute_plan(self._conn, plan, self._known)
+        execute_plan(self._conn, plan, self._known)
         self._known.touched(plan.task_ids)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Table, bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
 from qhana.wire import Output, TaskEvent, TaskStatus
@@ -68,14 +68,14 @@ def file_row(event: Output, seq: int) -> dict[str, Any]:
     }
 
 
-def _dialect(conn: AsyncConnection) -> Any:
+def _dialect(conn: Connection) -> Any:
     return postgresql if conn.dialect.name == "postgresql" else sqlite
 
 
 _IGNORE_CACHE: dict[tuple[str, str], Any] = {}  # statements only: built once, immutable
 
 
-def _insert_ignore(conn: AsyncConnection, table: Table) -> Any:
+def _insert_ignore(conn: Connection, table: Table) -> Any:
     key = (conn.dialect.name, table.name)
     stmt = _IGNORE_CACHE.get(key)
     if stmt is None:
@@ -83,14 +83,14 @@ def _insert_ignore(conn: AsyncConnection, table: Table) -> Any:
     return stmt
 
 
-async def _many(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+def _many(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), _CHUNK):
-        await conn.execute(stmt, rows[start : start + _CHUNK])
+        conn.execute(stmt, rows[start : start + _CHUNK])
 
 
-async def _for_ids(conn: AsyncConnection, stmt: Any, ids: list[int]) -> None:
+def _for_ids(conn: Connection, stmt: Any, ids: list[int]) -> None:
     for start in range(0, len(ids), _CHUNK):
-        await conn.execute(stmt, {"ids": ids[start : start + _CHUNK]})
+        conn.execute(stmt, {"ids": ids[start : start + _CHUNK]})
 
 
 @dataclass
@@ -131,12 +131,12 @@ _KNOWN = (
 )
 
 
-async def known(conn: AsyncConnection, task_ids: set[int]) -> Known:
+def known(conn: Connection, task_ids: set[int]) -> Known:
     """Commands already committed, finished tasks and which rows exist, as SQL has them."""
     found = Known()
     ordered = sorted(task_ids)
     for start in range(0, len(ordered), _CHUNK):
-        for r in await conn.execute(_KNOWN, {"ids": ordered[start : start + _CHUNK]}):
+        for r in conn.execute(_KNOWN, {"ids": ordered[start : start + _CHUNK]}):
             task_id = int(r.id)
             found.rows.add(task_id)
             if r.cmd_seq is not None:
@@ -233,17 +233,17 @@ _ACCEPTED_UPSERT = {
 }
 
 
-def _accepted_upsert(conn: AsyncConnection) -> Any:
+def _accepted_upsert(conn: Connection) -> Any:
     return _ACCEPTED_UPSERT[conn.dialect.name]
 
 
-async def _ensure_tasks(conn: AsyncConnection, plan: Plan, known: Known) -> None:
+def _ensure_tasks(conn: Connection, plan: Plan, known: Known) -> None:
     if plan.accepted:  # insert, or fill in a row that worker events created first
-        await _many(conn, _accepted_upsert(conn), plan.accepted)
+        _many(conn, _accepted_upsert(conn), plan.accepted)
     bare = sorted(plan.task_ids - {row["id"] for row in plan.accepted} - known.rows)
     if bare:
         rows = [{"id": task_id, "status": TaskStatus.PENDING} for task_id in bare]
-        await _many(conn, _insert_ignore(conn, tasks), rows)
+        _many(conn, _insert_ignore(conn, tasks), rows)
 
 
 def _to_purge(plan: Plan, known: Known, rows: list[dict[str, Any]]) -> list[int]:
@@ -257,29 +257,29 @@ def _to_purge(plan: Plan, known: Known, rows: list[dict[str, Any]]) -> list[int]
     return sorted({t for t, _ in attempt if t in known.children or t in stale})
 
 
-async def execute_plan(conn: AsyncConnection, plan: Plan, known: Known) -> None:
+def execute_plan(conn: Connection, plan: Plan, known: Known) -> None:
     """Run ``plan``; ``known`` lets it skip statements that would change nothing."""
     if not plan.task_ids:
         return
-    await _ensure_tasks(conn, plan, known)
+    _ensure_tasks(conn, plan, known)
     if plan.started:
-        await _many(conn, _STARTED, plan.started)
+        _many(conn, _STARTED, plan.started)
     if plan.progress:
-        await _many(conn, _PROGRESS, plan.progress)
+        _many(conn, _PROGRESS, plan.progress)
     if plan.logs:
-        await _many(conn, _insert_ignore(conn, task_log), plan.logs)
+        _many(conn, _insert_ignore(conn, task_log), plan.logs)
     if plan.files:
-        await _many(conn, _insert_ignore(conn, task_files), plan.files)
+        _many(conn, _insert_ignore(conn, task_files), plan.files)
     if plan.commits:
-        await _many(conn, _insert_ignore(conn, task_commits), plan.commits)
+        _many(conn, _insert_ignore(conn, task_commits), plan.commits)
         if purge := _to_purge(plan, known, plan.logs):
-            await _for_ids(conn, _purge(task_log), purge)
+            _for_ids(conn, _purge(task_log), purge)
         if purge := _to_purge(plan, known, plan.files):
-            await _for_ids(conn, _purge(task_files), purge)
+            _for_ids(conn, _purge(task_files), purge)
     if with_steps := sorted(plan.succeeded & known.steps):
-        await _for_ids(conn, _STEPS_CLEARED, with_steps)
+        _for_ids(conn, _STEPS_CLEARED, with_steps)
     if plan.finished:
-        await _many(conn, _FINISH, plan.finished)
+        _many(conn, _FINISH, plan.finished)
     progressed = known.progress | {row["b_id"] for row in plan.progress}
     if with_progress := sorted(plan.succeeded & progressed):
-        await _for_ids(conn, _PROGRESS_DONE, with_progress)
+        _for_ids(conn, _PROGRESS_DONE, with_progress)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Exists, Table, bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from qhana.db.tables import task_files, task_log, task_steps, tasks
 from qhana.wire import TaskStatus
@@ -87,21 +87,23 @@ _STEPS = _STEPS.order_by(task_steps.c.seq)
 _FILES = _FILES.order_by(task_files.c.id)
 
 
-async def load_task(conn: AsyncConnection, task_id: int) -> TaskView | None:
-    """The task row says which child tables have rows, so a pending task is one query."""
+def load_task(conn: Connection, task_id: int) -> TaskView | None:
+    """The task row says which child tables have rows, so a pending task is one query.
+
+    Synchronous: run it with ``run_read`` (or ``AsyncConnection.run_sync``)."""
     bound = {"task_id": task_id}
-    row = (await conn.execute(_ROW, bound)).first()
+    row = conn.execute(_ROW, bound).first()
     if row is None:
         return None
     lines: Iterable[str] = ()
     steps: Iterable[Any] = ()
     files: Iterable[Any] = ()
     if row.has_log:
-        lines = await conn.scalars(_LOG, bound)
+        lines = conn.scalars(_LOG, bound)
     if row.has_steps:
-        steps = await conn.execute(_STEPS, bound)
+        steps = conn.execute(_STEPS, bound)
     if row.has_files:
-        files = await conn.execute(_FILES, bound)
+        files = conn.execute(_FILES, bound)
     progress = None
     if row.progress_value is not None:
         progress = (row.progress_value, row.progress_start, row.progress_target, row.progress_unit)
@@ -121,6 +123,9 @@ async def load_task(conn: AsyncConnection, task_id: int) -> TaskView | None:
     )
 
 
-async def load_file(conn: AsyncConnection, file_id: int) -> FileView | None:
-    row = (await conn.execute(select(task_files).where(task_files.c.id == file_id))).first()
+_FILE = select(task_files).where(task_files.c.id == bindparam("file_id"))
+
+
+def load_file(conn: Connection, file_id: int) -> FileView | None:
+    row = conn.execute(_FILE, {"file_id": file_id}).first()
     return None if row is None else _file(row)

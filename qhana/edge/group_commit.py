@@ -12,6 +12,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from qhana.db.engine import run_write
 from qhana.db.projector import apply_event, apply_events
 from qhana.wire import TaskEvent
 
@@ -44,8 +45,9 @@ class GroupCommit:
             del self._pending[: self._max_batch]
             self.transactions += 1
             try:
-                async with self.engine.begin() as conn:
-                    await apply_events(conn, [(event, seq) for event, seq, _ in batch])
+                await run_write(
+                    self.engine, apply_events, [(event, seq) for event, seq, _ in batch]
+                )
             except Exception:
                 await self._one_by_one(batch)
                 continue
@@ -56,8 +58,7 @@ class GroupCommit:
     async def _one_by_one(self, batch: list[_Pending]) -> None:
         for event, seq, future in batch:
             try:
-                async with self.engine.begin() as conn:
-                    await apply_event(conn, event, seq)
+                await run_write(self.engine, apply_event, event, seq)
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)

@@ -16,6 +16,7 @@ from aiohttp_apigami import docs, match_info_schema, querystring_schema, respons
 from qhana.bus import subjects
 from qhana.bus.connection import require_connected
 from qhana.bus.objects import load_output
+from qhana.db.engine import run_read
 from qhana.db.task_views import FileView, load_file
 from qhana.edge.api_schemas import ErrorSchema, FileIdPathSchema, FileQuerySchema
 from qhana.edge.ids import path_id
@@ -48,8 +49,8 @@ async def get_file(request: web.Request) -> web.Response:
     token = request.query.get("file-id")
     if token is None:
         return validation_error("query", {"file-id": ["Missing data for required field."]})
-    async with request.app[ENGINE].connect() as conn:
-        file = await load_file(conn, path_id(request, "file_id", "File not found."))
+    file_id = path_id(request, "file_id", "File not found.")
+    file = await run_read(request.app[ENGINE], load_file, file_id)
     if file is None or not hmac.compare_digest(file.token.encode(), token.encode()):
         return error_response(404, "File not found.")
     etag = f'"{file.token[:16]}-{file.id}"'  # outputs never change: a stable validator

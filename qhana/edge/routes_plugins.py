@@ -8,6 +8,7 @@ from packaging.version import InvalidVersion, Version
 
 from qhana.bus import subjects
 from qhana.db.catalogue import CatalogueEntry
+from qhana.db.engine import run_read
 from qhana.db.task_views import load_task
 from qhana.edge.api_schemas import (
     ErrorSchema,
@@ -210,8 +211,7 @@ async def _step_context(request: web.Request) -> tuple[PluginInfo, StepSpec, int
 async def plugin_step(request: web.Request) -> web.Response:
     info, step, task_id, kind = await _step_context(request)
     engine = request.app[ENGINE]
-    async with engine.connect() as conn:
-        task = await load_task(conn, task_id)
+    task = await run_read(engine, load_task, task_id)
     if task is None or task.plugin != info.identifier:
         return error_response(404, "Task not found.")
     process_url, ui_url = step_paths(info.identifier, task_id, step.step_id)

@@ -18,6 +18,7 @@ from qhana.bus import subjects
 from qhana.bus.acks import stream_seq
 from qhana.bus.connection import require_connected
 from qhana.bus.publish import publish_event
+from qhana.db.engine import run_read
 from qhana.db.projector import apply_event
 from qhana.db.tables import webhooks
 from qhana.db.task_views import TaskView, load_task
@@ -56,8 +57,7 @@ _WEBHOOK_EVENTS = ("status", "steps", "details")
 async def _lookup(request: web.Request) -> tuple[TaskView, UnrecordedTask | None]:
     """The task from SQL or, submitted a moment ago and not projected yet, from JetStream."""
     task_id = path_id(request, "task_id", "Task not found.")
-    async with request.app[ENGINE].connect() as conn:
-        task = await load_task(conn, task_id)
+    task = await run_read(request.app[ENGINE], load_task, task_id)
     if task is not None:
         return task, None
     unrecorded = await find_unrecorded(request.app[NATS].jetstream(), task_id)
@@ -173,7 +173,7 @@ async def cancel_task(request: web.Request) -> web.Response:
     async with request.app[ENGINE].begin() as conn:
         if unrecorded is not None:
             await record(conn, unrecorded)
-        await apply_event(conn, event, seq)
+        await conn.run_sync(apply_event, event, seq)
     return json_response(
         task_document(await _task(request), base_url(request, request.app[SETTINGS]))
     )

@@ -10,6 +10,7 @@ from nats.aio.client import Client
 
 from qhana.bus.connection import require_connected
 from qhana.bus.publish import publish_command, publish_event
+from qhana.db.engine import run_read
 from qhana.db.task_views import load_task
 from qhana.edge.group_commit import GroupCommit
 from qhana.errors import StepNotOpen, TaskNotFound
@@ -81,8 +82,7 @@ async def submit_step(
 ) -> None:
     """Publish the command of an open step and clear the step (409 if it is not open)."""
     require_connected(nc)
-    async with commits.engine.connect() as conn:
-        task = await load_task(conn, task_id)
+    task = await run_read(commits.engine, load_task, task_id)
     if task is None or task.plugin != plugin.identifier:
         raise TaskNotFound(task_id)
     if not task.steps or task.steps[-1].step_id != step_id or task.steps[-1].cleared:

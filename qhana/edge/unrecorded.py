@@ -92,6 +92,6 @@ def pending_view(event: TaskEvent) -> TaskView:
 async def record(conn: AsyncConnection, unrecorded: UnrecordedTask) -> TaskView:
     """Project the ``accepted`` event (inside the caller's transaction); the task's view."""
     event, seq = unrecorded
-    await apply_event(conn, event, seq)
-    task = await load_task(conn, event.task_id)
+    await conn.run_sync(apply_event, event, seq)
+    task = await conn.run_sync(load_task, event.task_id)
     return task if task is not None else pending_view(event)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from qhana.bus import subjects
 from qhana.bus.streams import ensure_stream, retire_consumers
@@ -40,17 +40,13 @@ class Job:
     data: bytes  # the event, byte for byte
 
 
-async def select_jobs(
-    conn: AsyncConnection, batch: Sequence[tuple[TaskEvent, int, bytes]]
-) -> list[Job]:
+def select_jobs(conn: Connection, batch: Sequence[tuple[TaskEvent, int, bytes]]) -> list[Job]:
     """The events of ``batch`` (event, stream sequence, raw bytes) that fire webhooks."""
     candidates = [item for item in batch if upstream_kinds(item[0])]
     if not candidates:
         return []
     ids = {event.task_id for event, _, _ in candidates}
-    rows = await conn.execute(
-        select(webhooks.c.task_id).where(webhooks.c.task_id.in_(ids)).distinct()
-    )
+    rows = conn.execute(select(webhooks.c.task_id).where(webhooks.c.task_id.in_(ids)).distinct())
     watched = {int(row.task_id) for row in rows}
     return [
         Job(event.task_id, seq, event.event_id, data)

@@ -12,6 +12,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qhana.bus import connect, subjects
@@ -112,10 +113,10 @@ class Recorder:
         events = [(event, seq) for event, seq, _ in batch]
         jobs: list[Job] = []
         try:
+            # on the loop's own thread (aiosqlite hops only for the statements): run_write's
+            # thread would hold the GIL for the whole batch and slow the HTTP edge under load
             async with self._engine.begin() as conn:
-                await apply_events(conn, events)
-                if self._hooks is not None:
-                    jobs = await select_jobs(conn, batch)
+                jobs = await conn.run_sync(_project_batch, batch, self._hooks is not None)
         except Exception as exc:
             log.warning("recorder.db_failed", error=str(exc), batch=len(msgs))
             await _nak_all(msgs)
@@ -189,6 +190,14 @@ class Recorder:
         with contextlib.suppress(Exception):
             await self._js.delete_msg(subjects.TASKS_STREAM, seq)
         log.warning("task.poison", task_id=task_id, plugin=cmd.plugin, deliveries=deliveries)
+
+
+def _project_batch(
+    conn: Connection, batch: list[tuple[TaskEvent, int, bytes]], hooks: bool
+) -> list[Job]:
+    """Project ``batch`` inside the caller's transaction; its webhook jobs."""
+    apply_events(conn, [(event, seq) for event, seq, _ in batch])
+    return select_jobs(conn, batch) if hooks else []
 
 
 async def _nak_all(msgs: list[Msg]) -> None:

@@ -59,10 +59,10 @@ async def engine() -> AsyncIterator[AsyncEngine]:
 async def _project(engine: AsyncEngine, history: list[tuple[TaskEvent, int]], batched: bool) -> Any:
     async with engine.begin() as conn:
         if batched:
-            await apply_events(conn, history)
+            await conn.run_sync(apply_events, history)
         else:
             for event, seq in history:
-                await apply_event(conn, event, seq)
+                await conn.run_sync(apply_event, event, seq)
     async with engine.connect() as conn:
         task = (await conn.execute(select(tasks))).one()
         files = (await conn.execute(select(task_files))).all()

@@ -182,12 +182,12 @@ async def test_batched_equals_per_event(engines: tuple[AsyncEngine, AsyncEngine]
         history = _history(rng, base=seed * 10)
         for event, seq in history:
             async with reference.begin() as conn:
-                await apply_event(conn, event, seq)
+                await conn.run_sync(apply_event, event, seq)
         position = 0
         while position < len(history):
             size = rng.randint(1, 12)
             async with batched.begin() as conn:
-                await apply_batch(conn, history[position : position + size], apply_event)
+                await conn.run_sync(apply_batch, history[position : position + size], apply_event)
             position += size
         if seed % 50 == 49:
             assert await _dump(batched) == await _dump(reference), f"seeds up to {seed}"
@@ -199,7 +199,7 @@ async def test_apply_events_is_the_batched_path(engines: tuple[AsyncEngine, Asyn
     reference, batched = engines
     async with reference.begin() as conn:
         for event, seq in history:
-            await apply_event(conn, event, seq)
+            await conn.run_sync(apply_event, event, seq)
     async with batched.begin() as conn:
-        await apply_events(conn, history)
+        await conn.run_sync(apply_events, history)
     assert await _dump(batched) == await _dump(reference)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
 
 from qhana.db import create_engine
-from qhana.db.engine import SqliteEngine
+from qhana.db.engine import SqliteEngine, run_read, run_write
 
 
 async def _engine(tmp_path: Path) -> SqliteEngine:
@@ -55,4 +58,57 @@ async def test_concurrent_writers_take_turns_without_busy_errors(tmp_path: Path)
     assert order == list(range(1, 41))  # FIFO
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(text("t"))) == 41
+    await engine.dispose()
+
+
+def _count(conn: Connection) -> int:
+    return int(conn.scalar(select(func.count()).select_from(text("t"))) or 0)
+
+
+def _insert(conn: Connection, n: int, fail: bool = False) -> str:
+    conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+    if fail:
+        raise RuntimeError("no")
+    return threading.current_thread().name
+
+
+async def test_run_write_commits_in_one_hop_and_rolls_back_on_error(tmp_path: Path) -> None:
+    engine = await _engine(tmp_path)
+    thread = await run_write(engine, _insert, 1)
+    assert thread.startswith("qhana-sqlite")  # a plain sqlite3 connection, off the loop
+    with pytest.raises(RuntimeError):
+        await run_write(engine, _insert, 2, fail=True)
+    assert await run_read(engine, _count) == 2  # the row of 0, and 1; 2 was rolled back
+    async with engine.connect() as conn:  # the async connections see the same file
+        assert await conn.scalar(select(func.count()).select_from(text("t"))) == 2
+    await engine.dispose()
+
+
+async def test_run_write_takes_turns_with_begin(tmp_path: Path) -> None:
+    """``run_write`` and ``begin`` share the writers' lock: a write transaction held open
+    by ``begin`` makes ``run_write`` wait (no "database is locked" from SQLite)."""
+    engine = await _engine(tmp_path)
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def _holder() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            writing.set()
+            await release.wait()
+
+    def _insert_when_entered(conn: Connection) -> str:
+        entered.set()
+        return _insert(conn, 2)
+
+    entered = threading.Event()
+    holder = asyncio.create_task(_holder())
+    await writing.wait()
+    plain = asyncio.create_task(run_write(engine, _insert_when_entered))
+    # without the lock the thread would be in SQLite's busy handler by now
+    assert not await asyncio.to_thread(entered.wait, 0.2)
+    assert not plain.done()
+    release.set()
+    await holder
+    await plain
+    assert await run_read(engine, _count) == 3
     await engine.dispose()

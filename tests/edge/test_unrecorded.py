@@ -128,8 +128,8 @@ async def test_pending_view_equals_the_projection_of_the_accepted_event() -> Non
         params={"a": "b"},
     )
     async with engine.begin() as conn:
-        await apply_event(conn, event, 3)
-        projected = await load_task(conn, 7)
+        await conn.run_sync(apply_event, event, 3)
+        projected = await conn.run_sync(load_task, 7)
     await engine.dispose()
     assert projected is not None
     view = pending_view(event)

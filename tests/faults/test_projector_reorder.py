@@ -50,7 +50,7 @@ def _output(attempt: int) -> Output:
 async def _apply(engine: AsyncEngine, events: list[tuple[TaskEvent, int]]) -> None:
     for event, seq in events:
         async with engine.begin() as conn:
-            await apply_event(conn, event, seq)
+            await conn.run_sync(apply_event, event, seq)
 
 
 async def test_late_events_of_the_committed_attempt_apply(engine: AsyncEngine) -> None:
@@ -75,7 +75,7 @@ async def test_late_events_of_the_committed_attempt_apply(engine: AsyncEngine) -
         ],
     )
     async with engine.connect() as conn:
-        task = await load_task(conn, 1)
+        task = await conn.run_sync(load_task, 1)
     assert task is not None
     assert task.status == "SUCCESS"
     assert task.log == "working\ndone"
