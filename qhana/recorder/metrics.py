@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from qhana.db.engine import run_read
 from qhana.db.tables import tasks
 from qhana.metrics import Metrics
 from qhana.wire import Cancelled, Failed, Succeeded, TaskEvent
@@ -14,6 +17,13 @@ from qhana.wire import Cancelled, Failed, Succeeded, TaskEvent
 __all__ = ["TaskMetrics"]
 
 _FINISHING = (Succeeded, Failed, Cancelled)
+_FINISHED = select(
+    tasks.c.id, tasks.c.plugin, tasks.c.status, tasks.c.created_at, tasks.c.finished_at
+).where(tasks.c.id.in_(bindparam("ids", expanding=True)), tasks.c.finished_at.is_not(None))
+
+
+def _finished(conn: Connection, ids: list[int]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(_FINISHED, {"ids": ids})]
 
 
 class TaskMetrics:
@@ -27,11 +37,7 @@ class TaskMetrics:
         ids = {event.task_id for event, _ in events if isinstance(event, _FINISHING)}
         if not ids:
             return
-        query = select(
-            tasks.c.id, tasks.c.plugin, tasks.c.status, tasks.c.created_at, tasks.c.finished_at
-        ).where(tasks.c.id.in_(ids), tasks.c.finished_at.is_not(None))
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await run_read(self._engine, _finished, sorted(ids))  # one hop on SQLite
         for task_id, plugin, status, created_at, finished_at in rows:
             duration_s = None
             if created_at is not None:
