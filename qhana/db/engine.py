@@ -85,16 +85,23 @@ class SqliteEngine(AsyncEngine):
         if not write:
             return await loop.run_in_executor(threads, call, plain)
         async with self._write_lock:
-            return await loop.run_in_executor(threads, call, plain)
+            work = loop.run_in_executor(threads, call, plain)
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # a thread cannot be stopped: the lock stays held until its transaction
+                # has committed or rolled back, so the next writer never meets it in SQLite
+                await asyncio.wait([work])
+                raise
 
     async def dispose(self, close: bool = True) -> None:
         await super().dispose(close)
+        threads, self._threads = self._threads, None
+        if threads is not None:  # lets a transaction still running in a thread finish
+            await asyncio.get_running_loop().run_in_executor(None, threads.shutdown, True)
         if self._plain is not None:
             self._plain.dispose(close)
             self._plain = None
-        if self._threads is not None:
-            self._threads.shutdown(wait=False)
-            self._threads = None
 
 
 def _read_on(fn: Callable[..., T], args: Any, kwargs: Any, plain: Engine) -> T:

@@ -112,3 +112,35 @@ async def test_run_write_takes_turns_with_begin(tmp_path: Path) -> None:
     await plain
     assert await run_read(engine, _count) == 3
     await engine.dispose()
+
+
+async def test_a_cancelled_run_write_holds_the_lock_until_its_thread_is_done(
+    tmp_path: Path,
+) -> None:
+    engine = await _engine(tmp_path)
+    entered, release = threading.Event(), threading.Event()
+
+    def _slow(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        entered.set()
+        release.wait(10)
+
+    writing = asyncio.create_task(run_write(engine, _slow))
+    assert await asyncio.to_thread(entered.wait, 10)
+    writing.cancel()
+    began = asyncio.Event()
+
+    async def _next_writer() -> None:
+        async with engine.begin() as conn:
+            began.set()
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    other = asyncio.create_task(_next_writer())
+    with pytest.raises(TimeoutError):  # the cancelled write's thread still holds SQLite
+        await asyncio.wait_for(asyncio.shield(began.wait()), 0.2)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    await other
+    assert await run_read(engine, _count) == 3  # the cancelled caller's write committed
+    await engine.dispose()
