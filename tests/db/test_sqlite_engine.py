@@ -23,17 +23,18 @@ async def _engine(tmp_path: Path) -> SqliteEngine:
     return engine
 
 
+async def _hold_write(engine: SqliteEngine, writing: asyncio.Event, release: asyncio.Event) -> None:
+    """A write transaction through ``begin`` that stays open until ``release``."""
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+        writing.set()
+        await release.wait()
+
+
 async def test_a_reader_is_not_blocked_by_an_open_write_transaction(tmp_path: Path) -> None:
     engine = await _engine(tmp_path)
     writing, release = asyncio.Event(), asyncio.Event()
-
-    async def _writer() -> None:
-        async with engine.begin() as conn:
-            await conn.execute(text("INSERT INTO t VALUES (1)"))
-            writing.set()
-            await release.wait()
-
-    writer = asyncio.create_task(_writer())
+    writer = asyncio.create_task(_hold_write(engine, writing, release))
     await writing.wait()
     async with asyncio.timeout(2), engine.connect() as conn:  # one connection: a deadlock
         count = await conn.scalar(select(func.count()).select_from(text("t")))
@@ -90,18 +91,12 @@ async def test_run_write_takes_turns_with_begin(tmp_path: Path) -> None:
     engine = await _engine(tmp_path)
     writing, release = asyncio.Event(), asyncio.Event()
 
-    async def _holder() -> None:
-        async with engine.begin() as conn:
-            await conn.execute(text("INSERT INTO t VALUES (1)"))
-            writing.set()
-            await release.wait()
-
     def _insert_when_entered(conn: Connection) -> str:
         entered.set()
         return _insert(conn, 2)
 
     entered = threading.Event()
-    holder = asyncio.create_task(_holder())
+    holder = asyncio.create_task(_hold_write(engine, writing, release))
     await writing.wait()
     plain = asyncio.create_task(run_write(engine, _insert_when_entered))
     # without the lock the thread would be in SQLite's busy handler by now
