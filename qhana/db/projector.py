@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from qhana.db.projector_batch import apply_batch
 from qhana.db.projector_sql import file_row, log_row
 from qhana.db.tables import task_commits, task_files, task_log, task_steps, tasks
-from qhana.db.upsert import insert_ignore_sync as insert_ignore
+from qhana.db.upsert import insert_ignore_sync
 from qhana.wire import (
     Accepted,
     Cancelled,
@@ -98,7 +98,7 @@ def _ensure_task(conn: Connection, event: TaskEvent) -> None:
             params=event.params,
             created_at=event.at,
         )
-    inserted = insert_ignore(conn, tasks, values)
+    inserted = insert_ignore_sync(conn, tasks, values)
     if not inserted and isinstance(event, Accepted):
         conn.execute(
             update(tasks)
@@ -138,7 +138,7 @@ def _committed_attempt(conn: Connection, task_id: int, cmd_seq: int) -> int | No
 
 
 def _commit(conn: Connection, event: StepRequested | Succeeded | Failed) -> None:
-    insert_ignore(
+    insert_ignore_sync(
         conn,
         task_commits,
         {"task_id": event.task_id, "cmd_seq": event.cmd_seq, "attempt": event.attempt},
@@ -156,7 +156,7 @@ def _commit(conn: Connection, event: StepRequested | Succeeded | Failed) -> None
 
 
 def _log(conn: Connection, event: TaskEvent, seq: int, text: str) -> None:
-    insert_ignore(conn, task_log, log_row(event, seq, text))
+    insert_ignore_sync(conn, task_log, log_row(event, seq, text))
 
 
 def _progress(conn: Connection, event: Progress, seq: int) -> None:
@@ -178,7 +178,7 @@ def _progress(conn: Connection, event: Progress, seq: int) -> None:
 
 
 def _output(conn: Connection, event: Output, seq: int) -> None:
-    insert_ignore(conn, task_files, file_row(event, seq))
+    insert_ignore_sync(conn, task_files, file_row(event, seq))
 
 
 def _step_requested(conn: Connection, event: StepRequested, seq: int) -> None:
@@ -187,7 +187,7 @@ def _step_requested(conn: Connection, event: StepRequested, seq: int) -> None:
     steps_before = conn.scalar(
         select(func.count()).select_from(task_steps).where(task_steps.c.task_id == event.task_id)
     )
-    insert_ignore(
+    insert_ignore_sync(
         conn,
         task_steps,
         {

@@ -10,10 +10,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
-__all__ = ["insert_ignore", "insert_ignore_stmt", "insert_ignore_sync"]
+__all__ = ["insert_ignore", "insert_ignore_sync"]
 
 
-def insert_ignore_stmt(dialect: str, table: Table, values: dict[str, Any]) -> Insert:
+def _statement(dialect: str, table: Table, values: dict[str, Any]) -> Insert:
     """The statement for ``dialect`` (``postgresql``, else SQLite's)."""
     module: Any = postgresql if dialect == "postgresql" else sqlite
     stmt: Insert = module.insert(table).values(**values).on_conflict_do_nothing()
@@ -22,11 +22,11 @@ def insert_ignore_stmt(dialect: str, table: Table, values: dict[str, Any]) -> In
 
 async def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
     """Insert a row unless its primary/unique key exists; True if a row was inserted."""
-    result = await conn.execute(insert_ignore_stmt(conn.dialect.name, table, values))
+    result = await conn.execute(_statement(conn.dialect.name, table, values))
     return bool(result.rowcount)
 
 
 def insert_ignore_sync(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """``insert_ignore`` on a synchronous connection (``run_read`` / ``run_write``)."""
-    result = conn.execute(insert_ignore_stmt(conn.dialect.name, table, values))
+    result = conn.execute(_statement(conn.dialect.name, table, values))
     return bool(result.rowcount)

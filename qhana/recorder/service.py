@@ -111,12 +111,11 @@ class Recorder:
             except ValidationError as exc:
                 log.error("recorder.bad_event", subject=msg.subject, error=str(exc))
         events = [(event, seq) for event, seq, _ in batch]
-        jobs: list[Job] = []
         try:
             # on the loop's own thread (aiosqlite hops only for the statements): run_write's
             # thread would hold the GIL for the whole batch and slow the HTTP edge under load
             async with self._engine.begin() as conn:
-                jobs = await conn.run_sync(_project_batch, batch, self._hooks is not None)
+                jobs = await conn.run_sync(_project_batch, events, batch, self._hooks is not None)
         except Exception as exc:
             log.warning("recorder.db_failed", error=str(exc), batch=len(msgs))
             await _nak_all(msgs)
@@ -193,10 +192,14 @@ class Recorder:
 
 
 def _project_batch(
-    conn: Connection, batch: list[tuple[TaskEvent, int, bytes]], hooks: bool
+    conn: Connection,
+    events: list[tuple[TaskEvent, int]],
+    batch: list[tuple[TaskEvent, int, bytes]],
+    hooks: bool,
 ) -> list[Job]:
-    """Project ``batch`` inside the caller's transaction; its webhook jobs."""
-    apply_events(conn, [(event, seq) for event, seq, _ in batch])
+    """Project ``events`` (``batch`` without the raw bytes) inside the caller's transaction;
+    the webhook jobs of ``batch``."""
+    apply_events(conn, events)
     return select_jobs(conn, batch) if hooks else []
 
 
