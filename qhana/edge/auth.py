@@ -8,7 +8,8 @@
 * ``QHANA_REQUIRE_AUTH_FOR_WRITES=true``: every state-changing request (POST, PUT, PATCH,
   DELETE) needs a valid token; a missing one → 401 "Missing Authorization Header".
 
-The verified claims are put at ``request[CLAIMS]``.
+The verified claims are put at ``request[CLAIMS]``. PyJWT (and the ``cryptography`` it loads,
+~10 MiB of resident memory) is imported only once a key is configured.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from aiohttp import web
 
 from qhana.edge.responses import error_response
 from qhana.errors import ConfigError
 from qhana.settings import Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = ["CLAIMS", "JwtVerifier", "auth_refusal", "setup_auth"]
 
@@ -43,6 +46,7 @@ class JwtVerifier:
     audience: str | None
     issuer: str | None
     required_for_writes: bool
+    jwt: ModuleType  # PyJWT, imported when the verifier is built
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JwtVerifier | None:
@@ -59,6 +63,8 @@ class JwtVerifier:
                     "QHANA_REQUIRE_AUTH_FOR_WRITES needs QHANA_JWT_SECRET or QHANA_JWT_PUBLIC_KEY"
                 )
             return None
+        import jwt
+
         algorithms = tuple(a.strip() for a in settings.jwt_algorithms.split(",") if a.strip())
         return cls(
             key=key,
@@ -66,11 +72,21 @@ class JwtVerifier:
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             required_for_writes=settings.require_auth_for_writes,
+            jwt=jwt,
         )
+
+    def check(self, token: str) -> dict[str, Any] | str:
+        """The token's claims, or the upstream message that refuses it (expired, invalid)."""
+        try:
+            return self.verify(token)
+        except self.jwt.ExpiredSignatureError:
+            return EXPIRED
+        except self.jwt.InvalidTokenError:
+            return INVALID
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims; raises ``jwt.ExpiredSignatureError`` / ``jwt.InvalidTokenError``."""
-        claims: dict[str, Any] = jwt.decode(
+        claims: dict[str, Any] = self.jwt.decode(
             token,
             self.key,
             algorithms=list(self.algorithms),
@@ -105,12 +121,10 @@ def auth_refusal(request: web.Request) -> web.Response | None:
         if verifier.required_for_writes and request.method in _WRITES:
             return _unauthorized(MISSING)
         return None
-    try:
-        request[CLAIMS] = verifier.verify(token)
-    except jwt.ExpiredSignatureError:
-        return _unauthorized(EXPIRED)
-    except jwt.InvalidTokenError:
-        return _unauthorized(INVALID)
+    claims = verifier.check(token)
+    if isinstance(claims, str):
+        return _unauthorized(claims)
+    request[CLAIMS] = claims
     return None
 
 

@@ -4,6 +4,9 @@ limits, auth, slash."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import jwt
@@ -153,3 +156,27 @@ async def test_auth_comes_before_slash_and_handler(client: Client_) -> None:
     token = jwt.encode({"sub": "someone"}, SECRET, algorithm="HS256")
     async with client.get("/ok/", headers={"Authorization": f"Bearer {token}"}) as resp:
         assert resp.status == 200
+
+
+_LOADS_JWT = """
+import sys
+from qhana.edge.app import create_app
+from qhana.settings import Settings
+create_app(Settings(jwt_secret=sys.argv[1] or None))
+print("jwt" in sys.modules, "cryptography" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("secret", "loaded"), [("", "False False"), (SECRET, "True True")])
+def test_pyjwt_is_loaded_only_with_a_key(secret: str, loaded: str) -> None:
+    """PyJWT and cryptography (~10 MiB resident) stay out of an edge without a key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QHANA_")}
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADS_JWT, secret],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.stdout.strip() == loaded
