@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qhana.bench.load import latency_poll, latency_sse, session
+from qhana.bench.progress import Progress
 from qhana.bench.raw import raw_ceiling
 from qhana.bench.report import render_table, targets_met
 from qhana.bench.scenarios import (
@@ -30,6 +31,8 @@ from qhana.bench.stack import BenchStack, start_stack
 
 __all__ = ["BenchConfig", "QUICK", "run_bench"]
 
+_PHASES = 11  # the ``progress.phase`` blocks of one run
+
 
 def _machine() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
@@ -41,26 +44,61 @@ def _machine() -> dict[str, Any]:
     }
 
 
-async def _measure(stack: BenchStack, cfg: BenchConfig, results: dict[str, Any]) -> None:
+def _p(latency: dict[str, float]) -> str:
+    return f"p50 {latency['p50']} ms, p99 {latency['p99']} ms"
+
+
+async def _measure(
+    stack: BenchStack, cfg: BenchConfig, results: dict[str, Any], progress: Progress
+) -> None:
     async with session(cfg.clients) as http:
         results["start_to_ready_s"] = round(stack.start_to_ready_s, 3)
-        first_s, first_id = await first_task(stack, http)
-        results["start_to_first_task_s"] = round(first_s, 3)
-        await asyncio.sleep(1.0)
-        results["idle_rss_mib"] = round(stack.rss_mib(), 1)
-        ceiling = await raw_ceiling(stack.nats_url, cfg.raw_tasks, cfg.clients)
-        results["raw_ceiling_tasks_per_s"] = round(ceiling, 1)
-        results.update(await completion(stack, http, cfg))
-        results["completion_ratio"] = round(results["completion_tasks_per_s"] / ceiling, 3)
-        results.update(await backlog(stack, http, cfg))
-        results["latency_sse_ms"] = (
-            await latency_sse(http, stack.base, cfg.latency_tasks)
-        ).as_dict()
-        poll = await latency_poll(http, stack.base, cfg.latency_tasks, cfg.poll_interval_s)
-        results["latency_poll_ms"] = poll.as_dict()
-        results["latency_poll_interval_ms"] = cfg.poll_interval_s * 1000
-        results.update(await get_rates(stack, http, cfg, task_id=first_id))
-        results.update(await workers(stack, http, cfg))
+        with progress.phase("first hello-world task") as phase:
+            first_s, first_id = await first_task(stack, http)
+            results["start_to_first_task_s"] = round(first_s, 3)
+            phase.outcome = f"SUCCESS {first_s:.2f} s after start"
+        with progress.phase("idle RSS") as phase:
+            await asyncio.sleep(1.0)
+            results["idle_rss_mib"] = round(stack.rss_mib(), 1)
+            phase.outcome = f"{results['idle_rss_mib']} MiB"
+        with progress.phase("raw JetStream ceiling") as phase:
+            ceiling = await raw_ceiling(stack.nats_url, cfg.raw_tasks, cfg.clients)
+            results["raw_ceiling_tasks_per_s"] = round(ceiling, 1)
+            phase.outcome = f"{ceiling:,.0f} tasks/s"
+        with progress.phase(f"completion of {cfg.completion_tasks:,} tasks") as phase:
+            results.update(await completion(stack, http, cfg))
+            results["completion_ratio"] = round(results["completion_tasks_per_s"] / ceiling, 3)
+            phase.outcome = (
+                f"{results['completion_tasks_per_s']:,.0f} tasks/s "
+                f"({results['completion_ratio']}x ceiling)"
+            )
+        with progress.phase("submit alone, then drain") as phase:
+            results.update(await backlog(stack, http, cfg))
+            phase.outcome = (
+                f"{results['submit_alone_per_s']:,.0f} POST/s, "
+                f"{results['drain_tasks_per_s']:,.0f} tasks/s"
+            )
+        with progress.phase(f"latency of {cfg.latency_tasks} tasks via SSE") as phase:
+            results["latency_sse_ms"] = (
+                await latency_sse(http, stack.base, cfg.latency_tasks)
+            ).as_dict()
+            phase.outcome = _p(results["latency_sse_ms"])
+        with progress.phase(f"latency of {cfg.latency_tasks} tasks via polling") as phase:
+            poll = await latency_poll(http, stack.base, cfg.latency_tasks, cfg.poll_interval_s)
+            results["latency_poll_ms"] = poll.as_dict()
+            results["latency_poll_interval_ms"] = cfg.poll_interval_s * 1000
+            phase.outcome = _p(results["latency_poll_ms"])
+        with progress.phase("GET /plugins/ and GET /tasks/<id>/") as phase:
+            results.update(await get_rates(stack, http, cfg, task_id=first_id))
+            phase.outcome = (
+                f"{results['plugins_get_per_s']:,.0f} and {results['task_get_per_s']:,.0f} req/s"
+            )
+        with progress.phase("worker processes: listed, 1 vs 2, SIGKILL") as phase:
+            results.update(await workers(stack, http, cfg))
+            phase.outcome = (
+                f"listed {results['plugin_listed_s']} s, "
+                f"{results['worker_scaling_ratio']}x, gone {results['runner_dead_s']} s"
+            )
         results["rss_after_load_mib"] = round(stack.rss_mib(), 1)
 
 
@@ -75,14 +113,19 @@ async def run_bench(
         "config": dataclasses.asdict(cfg),
     }
     started = time.perf_counter()
-    stack = await start_stack(data_dir / "stack")
+    progress = Progress(total=_PHASES)
+    with progress.phase("start qhana up") as phase:
+        stack = await start_stack(data_dir / "stack")
+        phase.outcome = f"ready in {stack.start_to_ready_s:.2f} s"
     try:
-        await _measure(stack, cfg, results)
+        await _measure(stack, cfg, results, progress)
     finally:
         await stack.stop()
     try:  # after the default stack stopped: the two never share the CPU
-        async with session(cfg.clients) as http:
-            results.update(await split_stack(data_dir / "split", http, cfg))
+        with progress.phase("split stack (QHANA_UP_WORKER_PROCESSES=1)") as phase:
+            async with session(cfg.clients) as http:
+                results.update(await split_stack(data_dir / "split", http, cfg))
+            phase.outcome = f"{results['split_completion_tasks_per_s']:,.0f} tasks/s"
     finally:
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)

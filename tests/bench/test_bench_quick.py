@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,17 @@ def _sane(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
+_PHASE = re.compile(r"^\[\s*(\d+)/(\d+)\] .+ \.\.\. .*\(\d+\.\d s\)$")
+
+
+def _assert_progress(stderr: str) -> None:
+    """Every phase printed one finished line on stderr, numbered 1..total in order."""
+    numbers = [m.groups() for line in stderr.splitlines() if (m := _PHASE.match(line))]
+    assert numbers, stderr
+    total = int(numbers[0][1])
+    assert [(int(n), int(t)) for n, t in numbers] == [(i, total) for i in range(1, total + 1)]
+
+
 @pytest.mark.timeout(150)
 def test_bench_quick_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
@@ -50,6 +62,7 @@ def test_bench_quick_writes_every_key(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "raw JetStream ceiling" in proc.stdout
+    _assert_progress(proc.stderr)
     results = json.loads(out.read_text())
     assert results["quick"] is True
     for key in KEYS:
