@@ -1,16 +1,15 @@
 """``qhana db upgrade``: run the alembic migrations of ``migrations/`` on the database.
 
 Importing alembic (mako, the DDL modules of every dialect) and reading ``migrations/`` is
-a tenth of ``qhana up``'s start, and a restart finds the schema already current. So
-``upgrade_database(url)`` first compares the ``alembic_version`` rows with ``HEADS`` (the
-heads of ``migrations/versions``, kept true by tests/db/test_migrations.py) and imports
-and runs alembic only when they differ: a new database, an older revision, or a newer one
-alembic should complain about.
+a tenth of ``qhana up``'s start and keeps ~10 MiB resident, and most starts need none of
+it. So ``upgrade_database(url)`` first compares the ``alembic_version`` rows with ``HEADS``
+(the heads of ``migrations/versions``, kept true by tests/db/test_migrations.py):
 
-A database without any table (a first ``qhana up``) is built from ``qhana/db/tables.py``
-with ``create_all`` and stamped with ``HEADS``, as alembic's own recipe for a new database
-does: 0.15 s and 10 MiB of resident alembic less on a first start. tests/db/test_migrations.py
-checks that it is the schema the migrations build.
+* equal (a restart): nothing to do;
+* no table at all (a first start): the tables of ``qhana/db/tables.py`` (``create_all``),
+  stamped with ``HEADS``, alembic's own recipe for a new database; the tests check it is
+  the schema the migrations build;
+* anything else (an older revision, or a newer one alembic should complain about): alembic.
 """
 
 from __future__ import annotations
