@@ -9,13 +9,12 @@ in every task table.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Engine, create_engine, select
 
 from qhana.db.projector import apply_event, apply_events
 from qhana.db.projector_batch import apply_batch
@@ -151,55 +150,57 @@ def _history(rng: random.Random, base: int = 0) -> list[tuple[TaskEvent, int]]:
     return history
 
 
-async def _engine() -> AsyncEngine:
-    engine = create_async_engine("sqlite+aiosqlite://")
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+def _engine() -> Engine:
+    """An in-memory SQLite database with the task tables. The projector is synchronous
+    (it runs in ``run_sync`` / ``run_write`` in production), so the tests call it on a plain
+    engine: the same statements, without an aiosqlite thread hop per call."""
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
     return engine
 
 
-async def _dump(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {}
-    async with engine.connect() as conn:
+    with engine.connect() as conn:
         for table in (tasks, task_log, task_files, task_steps, task_commits):
-            rows = await conn.execute(select(table).order_by(*table.primary_key.columns))
+            rows = conn.execute(select(table).order_by(*table.primary_key.columns))
             out[table.name] = [tuple(r) for r in rows]
     return out
 
 
 @pytest.fixture
-async def engines() -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
-    a, b = await _engine(), await _engine()
+def engines() -> Iterator[tuple[Engine, Engine]]:
+    a, b = _engine(), _engine()
     yield a, b
-    await a.dispose()
-    await b.dispose()
+    a.dispose()
+    b.dispose()
 
 
-async def test_batched_equals_per_event(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+def test_batched_equals_per_event(engines: tuple[Engine, Engine]) -> None:
     reference, batched = engines
     for seed in range(200):
         rng = random.Random(seed)
         history = _history(rng, base=seed * 10)
         for event, seq in history:
-            async with reference.begin() as conn:
-                await conn.run_sync(apply_event, event, seq)
+            with reference.begin() as conn:
+                apply_event(conn, event, seq)
         position = 0
         while position < len(history):
             size = rng.randint(1, 12)
-            async with batched.begin() as conn:
-                await conn.run_sync(apply_batch, history[position : position + size], apply_event)
+            with batched.begin() as conn:
+                apply_batch(conn, history[position : position + size], apply_event)
             position += size
         if seed % 50 == 49:
-            assert await _dump(batched) == await _dump(reference), f"seeds up to {seed}"
+            assert _dump(batched) == _dump(reference), f"seeds up to {seed}"
 
 
-async def test_apply_events_is_the_batched_path(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+def test_apply_events_is_the_batched_path(engines: tuple[Engine, Engine]) -> None:
     rng = random.Random(7)
     history = _history(rng)
     reference, batched = engines
-    async with reference.begin() as conn:
+    with reference.begin() as conn:
         for event, seq in history:
-            await conn.run_sync(apply_event, event, seq)
-    async with batched.begin() as conn:
-        await conn.run_sync(apply_events, history)
-    assert await _dump(batched) == await _dump(reference)
+            apply_event(conn, event, seq)
+    with batched.begin() as conn:
+        apply_events(conn, history)
+    assert _dump(batched) == _dump(reference)
