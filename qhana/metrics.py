@@ -22,6 +22,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from qhana.listen import listen
+
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "serve_metrics"]
 
 _DURATION_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -108,8 +110,8 @@ async def serve_metrics(metrics: Metrics, host: str, port: int) -> AsyncIterator
     app.router.add_get("/metrics", _handler)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    await listen(runner, host, port)  # cleans the runner up if it fails
     try:
-        await web.TCPSite(runner, host, port).start()
         yield int(runner.addresses[0][1])
     finally:
         await runner.cleanup()

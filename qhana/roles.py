@@ -80,9 +80,11 @@ async def _bus_while_importing(bus: BusStarter, data_dir: Path, host: str) -> As
 async def serve_edge(app: web.Application, host: str, port: int) -> web.AppRunner:
     from aiohttp import web
 
+    from qhana.listen import listen
+
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=1024).start()
+    await listen(runner, host, port, backlog=1024)
     return runner
 
 
