@@ -240,13 +240,11 @@ async def _run(run: Runner, settings: Settings, args: argparse.Namespace) -> Non
 
 def _setup(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     from qhana.logging import configure_logging
-    from qhana.settings import Settings
+    from qhana.settings import load_settings
 
     args = _parser().parse_args(argv)
-    if getattr(args, "settings_stdin", False):
-        settings = Settings.model_validate_json(sys.stdin.buffer.read())
-    else:
-        settings = Settings()
+    stdin = sys.stdin.buffer.read() if getattr(args, "settings_stdin", False) else None
+    settings = load_settings(stdin)
     configure_logging(settings.log_level, settings.log_format)
     return args, settings
 
@@ -257,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     # scan them again and again for nothing. `qhana up` keeps it off until ready (_up).
     gc.disable()
     try:
-        args, settings = _setup(argv)
+        try:
+            args, settings = _setup(argv)
+        except Exception as exc:
+            return _refuse(exc)
         if getattr(args, "run", None) is not _up:
             gc.enable()
         return _main(args, settings)
@@ -274,14 +275,19 @@ def _main(args: argparse.Namespace, settings: Settings) -> int:
         run_loop(_run(args.run, settings, args), use_uvloop=settings.uvloop)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a clear one-line error for operators, details in the log
-        from qhana.errors import QhanaError
-
-        if isinstance(exc, QhanaError):
-            print(f"qhana: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+    except Exception as exc:
+        return _refuse(exc)
     return 0
+
+
+def _refuse(exc: Exception) -> int:
+    """A clear one-line error for operators (exit 1) for our own errors; a bug re-raises."""
+    from qhana.errors import QhanaError
+
+    if not isinstance(exc, QhanaError):
+        raise exc
+    print(f"qhana: error: {exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["NatsSettings", "QueueLimits", "Settings"]
+__all__ = ["NatsSettings", "QueueLimits", "Settings", "load_settings"]
+
+_SECRET_NAME = re.compile(r"secret|password|token|key|url|uri", re.IGNORECASE)
 
 
 def _plain(value: Any) -> Any:
@@ -318,3 +321,26 @@ class Settings(BaseSettings):
     @property
     def plugin_folder_paths(self) -> list[Path]:
         return [Path(p) for p in self.plugin_folders.split(":") if p.strip()]
+
+
+def load_settings(settings_json: bytes | None = None) -> Settings:
+    """The settings of a command: from the environment, or from ``settings_json`` (how
+    ``qhana up`` hands its settings to worker processes). A bad value is a ``ConfigError``
+    naming each variable, its problem and the value given, e.g. ``QHANA_HTTP_PORT: Input
+    should be a valid integer ... (got 'abc')``; the CLI prints it as one line. Values of
+    secrets, keys, tokens, passwords and URLs (which may hold a password) are not shown."""
+    from pydantic import ValidationError
+
+    from qhana.errors import ConfigError
+
+    try:
+        if settings_json is not None:
+            return Settings.model_validate_json(settings_json)
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            shown = "not shown" if _SECRET_NAME.search(name) else repr(error.get("input"))
+            problems.append(f"{name}: {error['msg']} (got {shown})")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -109,7 +109,10 @@ async def start_nats_server(
     ready_timeout_s: float = 20.0,
 ) -> AsyncIterator[EmbeddedNats]:
     """Start ``nats-server -js`` on ``host`` (port -1 = a free one) and stop it on exit."""
-    store_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the data folder {store_dir}: {exc.strerror}") from exc
     args = [find_nats_server(), "-js", "-a", host, "-p", str(port), "-sd", str(store_dir)]
     proc = await asyncio.create_subprocess_exec(
         *args,

@@ -1,4 +1,5 @@
-"""A taken port is a one-line error, not a traceback, and leaves nothing running."""
+"""Start-up mistakes are one-line errors (exit 1), not tracebacks: a taken port, a bad
+setting, a data folder that cannot be created."""
 
 from __future__ import annotations
 
@@ -13,6 +14,51 @@ import pytest
 
 from qhana.errors import ConfigError
 from qhana.listen import listen
+from qhana.settings import load_settings
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QHANA_", "PLUGIN_"))}
+    return {**env, **extra}
+
+
+def _qhana(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qhana", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
+    done = _qhana("edge", cwd=tmp_path, env=_env(QHANA_HTTP_PORT="abc"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "qhana: error: invalid settings: QHANA_HTTP_PORT: Input should be a valid integer,"
+        " unable to parse string as an integer (got 'abc')"
+    ]
+
+
+def test_a_bad_secret_or_url_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(b'{"database_url": 5, "http_port": "x"}')
+    message = str(caught.value)
+    assert "database_url: Input should be a valid string (got not shown)" in message
+    assert "http_port: Input should be a valid integer" in message and "'x'" in message
+
+
+def test_a_data_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = _qhana(
+        "up", "--port", "0", "--data-dir", str(blocker / "data"), cwd=tmp_path, env=_env()
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"qhana: error: cannot create the data folder {blocker / 'data'}" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.fixture
@@ -37,12 +83,11 @@ async def test_listen_names_the_address(taken_port: tuple[socket.socket, int]) -
 
 def test_qhana_up_on_a_taken_port(taken_port: tuple[socket.socket, int], tmp_path: Path) -> None:
     sock, port = taken_port
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QHANA_", "PLUGIN_"))}
     with sock:
         proc = subprocess.Popen(
             [sys.executable, "-m", "qhana", "up", "--port", str(port)],
             cwd=tmp_path,
-            env=env,
+            env=_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
