@@ -87,7 +87,7 @@ async def _registry(settings: Settings, args: argparse.Namespace, stop: asyncio.
 
 async def _recorder(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     if getattr(args, "rebuild", False):
-        await _rebuild_projection(settings)
+        await _rebuild_projection(settings, stop)
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
     if port is None:
         await _with_engine(settings, stop, "recorder")
@@ -110,12 +110,12 @@ async def _recorder_with_metrics(settings: Settings, stop: asyncio.Event, port: 
         await engine.dispose()
 
 
-async def _rebuild_projection(settings: Settings) -> None:
+async def _rebuild_projection(settings: Settings, stop: asyncio.Event) -> None:
     from qhana.bus import connect
     from qhana.db import create_engine
     from qhana.recorder.rebuild import reset_projection
 
-    nc = await connect(settings.nats, "qhana-rebuild")
+    nc = await connect(settings.nats, "qhana-rebuild", stop=stop)
     engine = create_engine(settings.database_url)
     try:
         replay = await reset_projection(nc.jetstream(), engine, replicas=settings.nats.replicas)
@@ -128,7 +128,7 @@ async def _rebuild_projection(settings: Settings) -> None:
 async def _streams_apply(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
     from qhana.bus import apply_streams, connect
 
-    nc = await connect(settings.nats, "qhana-streams")
+    nc = await connect(settings.nats, "qhana-streams", stop=stop)
     try:
         queues = tuple(args.queue or [settings.queue])
         await apply_streams(

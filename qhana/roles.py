@@ -95,14 +95,20 @@ def bound_port(runner: web.AppRunner) -> int:
 
 
 async def run_edge(settings: Settings, stop: asyncio.Event) -> None:
+    from qhana.bus import connect
     from qhana.edge.app import create_app
 
-    runner = await serve_edge(create_app(settings), settings.http_host, settings.http_port)
-    log.info("edge.ready", url=f"http://{settings.http_host}:{settings.http_port}/")
+    nc = await connect(settings.nats, "qhana-edge", stop=stop)  # SIGTERM ends the wait
     try:
-        await stop.wait()
+        app = create_app(settings, nc=nc)
+        runner = await serve_edge(app, settings.http_host, settings.http_port)
+        log.info("edge.ready", url=f"http://{settings.http_host}:{settings.http_port}/")
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
     finally:
-        await runner.cleanup()
+        await nc.drain()
 
 
 LISTED_POLL_S = 0.005

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from typing import Any
 
@@ -47,9 +46,17 @@ def _options(settings: NatsSettings, name: str) -> dict[str, Any]:
     return opts
 
 
-async def connect(settings: NatsSettings, name: str) -> Client:
-    """Connect, waiting for a server that is not up yet; ``BusUnavailable`` at once when the
-    server refuses the credentials (or when nats-py gives up)."""
+# while an unreachable server is waited for: a first warning after this long, then again
+WAITING_LOG_S = (1.0, 10.0)
+
+
+async def connect(
+    settings: NatsSettings, name: str, *, stop: asyncio.Event | None = None
+) -> Client:
+    """Connect, waiting for a server that is not up yet (a ``nats.waiting`` warning after
+    1 s, then every 10 s); ``BusUnavailable`` at once when the server refuses the
+    credentials (or when nats-py gives up), and when ``stop`` is set while waiting (SIGTERM
+    or Ctrl-C of a role whose NATS is unreachable)."""
 
     async def _on_disconnect() -> None:
         log.warning("nats.disconnected", client=name)
@@ -74,12 +81,16 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     )
     # an unreachable server is waited for (it may still be starting); refused credentials
     # never get better, so they end the attempt at once with a clear error
-    waiting: set[asyncio.Future[Any]] = {connecting, refused}
-    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    try:
+        await _wait_for_server(settings, name, connecting, refused, stopping)
+    finally:
+        if stopping is not None:
+            stopping.cancel()
     if not connecting.done():
-        connecting.cancel()
-        with contextlib.suppress(BaseException):
-            await connecting
+        _abandon(connecting)
+        if not refused.done():
+            raise BusUnavailable(f"stopped while waiting for NATS at {settings.url}")
         raise BusUnavailable(
             f"NATS at {settings.url} refused the credentials of {name} "
             f"(or its TLS certificate is not trusted): {refused.result()}"
@@ -89,6 +100,41 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     except Exception as exc:  # nats raises several unrelated types here
         raise BusUnavailable(f"cannot connect to NATS at {settings.url}: {exc}") from exc
     return nc
+
+
+def _abandon(connecting: asyncio.Future[Any]) -> None:
+    """Cancel a connect attempt without waiting for it: nats-py can swallow a cancellation
+    while it retries (a stopped worker then hung in its retry loop). Should it still connect,
+    the connection is closed at once."""
+
+    def _close_late_connection(done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            asyncio.ensure_future(done.result().close())
+
+    connecting.add_done_callback(_close_late_connection)
+    connecting.cancel()
+
+
+async def _wait_for_server(
+    settings: NatsSettings,
+    name: str,
+    connecting: asyncio.Future[Any],
+    refused: asyncio.Future[Exception],
+    stopping: asyncio.Future[Any] | None,
+) -> None:
+    """Until connected, refused or stopped; says so now and then while it waits."""
+    waiting: set[asyncio.Future[Any]] = {connecting, refused}
+    if stopping is not None:
+        waiting.add(stopping)
+    first, every = WAITING_LOG_S
+    waited = 0.0
+    while True:
+        timeout = first if waited == 0.0 else every
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if done:
+            return
+        waited += timeout
+        log.warning("nats.waiting", client=name, url=settings.url, waited_s=waited)
 
 
 def _is_auth_error(exc: Exception) -> bool:

@@ -65,7 +65,7 @@ async def _runners_ls(settings: Settings, args: argparse.Namespace, stop: asynci
     from qhana.bus import connect
     from qhana.ops.runners import list_runners
 
-    nc = await connect(settings.nats, "qhana-ops")
+    nc = await connect(settings.nats, "qhana-ops", stop=stop)
     try:
         rows = await list_runners(nc, args.listen or settings.heartbeat_interval_s * 1.5)
     finally:

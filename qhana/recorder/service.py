@@ -223,7 +223,7 @@ async def run_recorder(
     metrics: Metrics | None = None,
 ) -> None:
     own = nc is None
-    client = nc or await connect(settings.nats, "qhana-recorder")
+    client = nc or await connect(settings.nats, "qhana-recorder", stop=stop)
     try:
         js = client.jetstream()
         await prepare_webhooks(js, replicas=settings.nats.replicas)

@@ -228,7 +228,7 @@ async def run_registry(
     nc: Client | None = None,
 ) -> None:
     own = nc is None
-    client = nc or await connect(settings.nats, "qhana-registry")
+    client = nc or await connect(settings.nats, "qhana-registry", stop=stop)
     bridge_task: asyncio.Task[None] | None = None
     try:
         await apply_preloads(engine, settings)

@@ -59,7 +59,7 @@ async def run_worker(
     queue = settings.queue
     offered = {k: p for k, p in loaded.plugins.items() if p.queue == queue}
     slots = task_slots(list(offered.values()), settings.worker_concurrency, settings.sync_pool_size)
-    nc = await connect(settings.nats, f"qhana-worker-{settings.runner_id}")
+    nc = await connect(settings.nats, f"qhana-worker-{settings.runner_id}", stop=stop)
     pool = ThreadPoolExecutor(settings.sync_pool_size, thread_name_prefix="qhana-plugin")
     try:
         js = nc.jetstream()

@@ -4,6 +4,7 @@ setting, a data folder that cannot be created."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -114,3 +115,29 @@ def _running_in(folder: Path) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
+
+
+def test_a_worker_waiting_for_nats_stops_on_sigterm(tmp_path: Path) -> None:
+    """An unreachable NATS is waited for with a warning, and SIGTERM ends the wait."""
+    with socket.socket() as closed:  # bound, never listening: nothing answers there
+        closed.bind(("127.0.0.1", 0))
+        url = f"nats://127.0.0.1:{closed.getsockname()[1]}"
+        with subprocess.Popen(
+            [sys.executable, "-m", "qhana", "worker"],
+            cwd=tmp_path,
+            env=_env(QHANA_NATS_URL=url, QHANA_LOG_FORMAT="json"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            try:
+                assert proc.stderr is not None
+                for line in proc.stderr:  # ends when the worker exits (the test then fails)
+                    if '"nats.waiting"' in line:
+                        break
+                proc.send_signal(signal.SIGTERM)
+                _, rest = proc.communicate(timeout=30)
+            finally:
+                proc.kill()
+    assert proc.returncode == 1, rest
+    assert f"qhana: error: stopped while waiting for NATS at {url}" in rest
