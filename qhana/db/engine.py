@@ -13,9 +13,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-__all__ = ["SqliteEngine", "create_engine", "is_sqlite", "run_read", "run_write"]
+from qhana.errors import ConfigError
+
+__all__ = ["SqliteEngine", "create_engine", "is_sqlite", "run_read", "run_write", "shown_url"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -146,21 +149,38 @@ async def run_write(
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine for ``url``; creates the folder of a SQLite file."""
-    parsed = make_url(url)
-    if is_sqlite(url):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": 10},
-            pool_size=SQLITE_READERS,
-            max_overflow=0,
-            pool_timeout=60,
-        )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return SqliteEngine(engine.sync_engine)
-    return _postgres_engine(url)
+    """An engine for ``url``; creates the folder of a SQLite file. A URL whose driver is
+    not installed or that cannot be parsed is a ``ConfigError`` (password hidden)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"cannot parse the database URL: {exc}") from None
+    try:
+        if is_sqlite(url):
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(
+                url,
+                connect_args={"timeout": 10},
+                pool_size=SQLITE_READERS,
+                max_overflow=0,
+                pool_timeout=60,
+            )
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            return SqliteEngine(engine.sync_engine)
+        return _postgres_engine(url)
+    except (ImportError, NoSuchModuleError, ArgumentError, OSError) as exc:
+        raise ConfigError(
+            f"cannot use the database {shown_url(url)}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may appear in a message or log: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
 
 
 def _postgres_engine(url: str) -> AsyncEngine:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
-from qhana.db.engine import create_engine
+from qhana.db.engine import create_engine, shown_url
 from qhana.db.tables import metadata
 from qhana.errors import ConfigError
 
@@ -94,10 +95,18 @@ def _upgrade(connection: Connection, url: str, revision: str) -> None:
 
 
 async def upgrade_database(url: str, revision: str = "heads") -> None:
-    """Bring the schema up to ``revision`` (idempotent)."""
+    """Bring the schema up to ``revision`` (idempotent). A database that cannot be reached
+    or opened (refused, no such database, bad credentials) is a ``ConfigError`` naming it."""
     engine = create_engine(url)
+    connected = False
     try:
         async with engine.begin() as conn:
+            connected = True
             await conn.run_sync(_upgrade, url, revision)
+    except (DBAPIError, OSError) as exc:
+        if connected:  # the upgrade itself failed: not a set-up mistake, the whole story
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise ConfigError(f"cannot open the database {shown_url(url)}: {reason}") from exc
     finally:
         await engine.dispose()

@@ -141,3 +141,26 @@ def test_a_worker_waiting_for_nats_stops_on_sigterm(tmp_path: Path) -> None:
                 proc.kill()
     assert proc.returncode == 1, rest
     assert f"qhana: error: stopped while waiting for NATS at {url}" in rest
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql+asyncpg://someone:hunter2@127.0.0.1:{port}/x",
+            "qhana: error: cannot open the database"
+            " postgresql+asyncpg://someone:***@127.0.0.1:{port}/x: ",
+        ),
+        ("mysql://db/x", "qhana: error: cannot use the database mysql://db/x: ModuleNotFoundError"),
+        ("not a url", "qhana: error: cannot parse the database URL"),
+    ],
+)
+def test_a_database_that_cannot_be_used(url: str, expected: str, tmp_path: Path) -> None:
+    with socket.socket() as closed:  # bound, never listening: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = str(closed.getsockname()[1])
+        env = _env(QHANA_DATABASE_URL=url.format(port=port))
+        done = _qhana("db", "upgrade", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(expected.format(port=port)), done.stderr
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
