@@ -55,6 +55,7 @@ class WorkerProcesses:
             "--settings-stdin",
             stdin=asyncio.subprocess.PIPE,
             preexec_fn=die_with_parent,
+            start_new_session=True,  # Ctrl-C reaches qhana up, which stops workers in order
         )
         assert proc.stdin is not None
         proc.stdin.write(self._child_settings(index).to_child_json())

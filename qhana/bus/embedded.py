@@ -120,6 +120,10 @@ async def start_nats_server(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         preexec_fn=die_with_parent,
+        # not in the terminal's process group: Ctrl-C reaches qhana, which drains its roles
+        # and stops this server last (a server stopped by the same Ctrl-C left the drain
+        # without NATS: withdrawals and the last events failed)
+        start_new_session=True,
     )
     output: list[bytes] = []
     try:
