@@ -164,6 +164,17 @@ async def _bench(settings: Settings, args: argparse.Namespace, stop: asyncio.Eve
     await bench
 
 
+def _port(text: str) -> int:
+    """A TCP port (0: any free one); the OS would silently take 99999 as 34463."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0..65535; 0 picks a free one)")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     from qhana.ops import add_ops_commands
     from qhana.plugintools.commands import add_plugin_commands
@@ -173,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="everything in one process: embedded NATS, SQLite, all roles")
     up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", type=int, default=5005)
+    up.add_argument("--port", type=_port, default=5005, help="0 picks a free one")
     up.add_argument("--data-dir", default=".qhana")
     up.set_defaults(run=_up)
 
@@ -181,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
         "cluster", help="like up, on a local 3-node nats-server cluster with R3 streams"
     )
     cluster.add_argument("--host", default="127.0.0.1")
-    cluster.add_argument("--port", type=int, default=5005)
+    cluster.add_argument("--port", type=_port, default=5005, help="0 picks a free one")
     cluster.add_argument("--data-dir", default=".qhana-cluster")
     cluster.add_argument("--nodes", type=int, default=3, help="cluster size (default 3)")
     cluster.set_defaults(run=_cluster)
@@ -205,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rebuild", action="store_true", help="first empty the task tables, replay all events"
     )
     recorder.add_argument(
-        "--metrics-port", type=int, default=None, help="serve /metrics (or QHANA_METRICS_PORT)"
+        "--metrics-port", type=_port, default=None, help="serve /metrics (or QHANA_METRICS_PORT)"
     )
     recorder.set_defaults(run=_recorder)
 

@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(default=None, validation_alias=AliasChoices("QHANA_PUBLIC_URL"))
     http_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("QHANA_HTTP_HOST"))
-    http_port: int = Field(default=5005, validation_alias=AliasChoices("QHANA_HTTP_PORT"))
+    http_port: int = Field(
+        default=5005, ge=0, le=65535, validation_alias=AliasChoices("QHANA_HTTP_PORT")
+    )
     runner_id: str = Field(
         default_factory=_default_runner_id, validation_alias=AliasChoices("QHANA_RUNNER_ID")
     )
@@ -235,7 +237,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("QHANA_PLUGIN_PURGE_AFTER", "PLUGIN_PURGE_AFTER"),
     )
     metrics_port: int | None = Field(
-        default=None, ge=0, validation_alias=AliasChoices("QHANA_METRICS_PORT")
+        default=None, ge=0, le=65535, validation_alias=AliasChoices("QHANA_METRICS_PORT")
     )  # standalone recorder: serve its /metrics here (the edge serves /metrics itself)
     uvloop: bool = Field(
         default=True, validation_alias=AliasChoices("QHANA_UVLOOP")

@@ -164,3 +164,24 @@ def test_a_database_that_cannot_be_used(url: str, expected: str, tmp_path: Path)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(expected.format(port=port)), done.stderr
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (("up", "--port", "99999"), {}, "argument --port: '99999' is not a port (0..65535"),
+        (("up", "--port", "abc"), {}, "argument --port: 'abc' is not a port"),
+        (
+            ("edge",),
+            {"QHANA_HTTP_PORT": "70000"},
+            "QHANA_HTTP_PORT: Input should be less than or equal to 65535 (got '70000')",
+        ),
+    ],
+)
+def test_a_port_out_of_range(
+    args: tuple[str, ...], env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    """The OS would take 99999 as 34463 without a word: refused before anything starts."""
+    done = _qhana(*args, cwd=tmp_path, env=_env(**env))
+    assert done.returncode in (1, 2), done.stderr  # 2: argparse's usage error
+    assert expected in done.stderr and "Traceback" not in done.stderr
