@@ -4,7 +4,6 @@ limits, auth, slash."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.exc import OperationalError
+from support.cli import clean_env
 
 from qhana.edge.auth import setup_auth
 from qhana.edge.keys import SETTINGS
@@ -170,13 +170,12 @@ print("jwt" in sys.modules, "cryptography" in sys.modules)
 @pytest.mark.parametrize(("secret", "loaded"), [("", "False False"), (SECRET, "True True")])
 def test_pyjwt_is_loaded_only_with_a_key(secret: str, loaded: str) -> None:
     """PyJWT and cryptography (~10 MiB resident) stay out of an edge without a key."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QHANA_")}
     out = subprocess.run(
         [sys.executable, "-c", _LOADS_JWT, secret],
         capture_output=True,
         text=True,
         check=True,
-        env=env,
+        env=clean_env(),
         timeout=60,
     )
     assert out.stdout.strip() == loaded

@@ -3,7 +3,6 @@ setting, a data folder that cannot be created."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -12,15 +11,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.cli import clean_env
 
 from qhana.errors import ConfigError
 from qhana.listen import listen
 from qhana.settings import load_settings
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QHANA_", "PLUGIN_"))}
-    return {**env, **extra}
 
 
 def _qhana(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -35,7 +30,7 @@ def _qhana(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPr
 
 
 def test_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
-    done = _qhana("edge", cwd=tmp_path, env=_env(QHANA_HTTP_PORT="abc"))
+    done = _qhana("edge", cwd=tmp_path, env=clean_env(QHANA_HTTP_PORT="abc"))
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "qhana: error: invalid settings: QHANA_HTTP_PORT: Input should be a valid integer,"
@@ -55,7 +50,7 @@ def test_a_data_folder_that_cannot_be_made(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     done = _qhana(
-        "up", "--port", "0", "--data-dir", str(blocker / "data"), cwd=tmp_path, env=_env()
+        "up", "--port", "0", "--data-dir", str(blocker / "data"), cwd=tmp_path, env=clean_env()
     )
     assert done.returncode == 1, done.stderr
     assert f"qhana: error: cannot create the data folder {blocker / 'data'}" in done.stderr
@@ -88,7 +83,7 @@ def test_qhana_up_on_a_taken_port(taken_port: tuple[socket.socket, int], tmp_pat
         proc = subprocess.Popen(
             [sys.executable, "-m", "qhana", "up", "--port", str(port)],
             cwd=tmp_path,
-            env=_env(),
+            env=clean_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -125,7 +120,7 @@ def test_a_worker_waiting_for_nats_stops_on_sigterm(tmp_path: Path) -> None:
         with subprocess.Popen(
             [sys.executable, "-m", "qhana", "worker"],
             cwd=tmp_path,
-            env=_env(QHANA_NATS_URL=url, QHANA_LOG_FORMAT="json"),
+            env=clean_env(QHANA_NATS_URL=url, QHANA_LOG_FORMAT="json"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -159,7 +154,7 @@ def test_a_database_that_cannot_be_used(url: str, expected: str, tmp_path: Path)
     with socket.socket() as closed:  # bound, never listening: the connection is refused
         closed.bind(("127.0.0.1", 0))
         port = str(closed.getsockname()[1])
-        env = _env(QHANA_DATABASE_URL=url.format(port=port))
+        env = clean_env(QHANA_DATABASE_URL=url.format(port=port))
         done = _qhana("db", "upgrade", cwd=tmp_path, env=env)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(expected.format(port=port)), done.stderr
@@ -182,6 +177,6 @@ def test_a_port_out_of_range(
     args: tuple[str, ...], env: dict[str, str], expected: str, tmp_path: Path
 ) -> None:
     """The OS would take 99999 as 34463 without a word: refused before anything starts."""
-    done = _qhana(*args, cwd=tmp_path, env=_env(**env))
+    done = _qhana(*args, cwd=tmp_path, env=clean_env(**env))
     assert done.returncode in (1, 2), done.stderr  # 2: argparse's usage error
     assert expected in done.stderr and "Traceback" not in done.stderr

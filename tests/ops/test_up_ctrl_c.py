@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import clean_env
 
 
 @pytest.mark.parametrize("worker_processes", ["0", "1"])
 def test_ctrl_c_drains_before_nats_stops(worker_processes: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QHANA_", "PLUGIN_"))}
-    env.update(QHANA_LOG_FORMAT="json", QHANA_UP_WORKER_PROCESSES=worker_processes)
+    env = clean_env(QHANA_LOG_FORMAT="json", QHANA_UP_WORKER_PROCESSES=worker_processes)
     with subprocess.Popen(
         [sys.executable, "-m", "qhana", "up", "--port", "0", "--data-dir", str(tmp_path)],
         env=env,
