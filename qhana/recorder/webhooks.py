@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qhana.bus import subjects
+from qhana.bus.nak import hand_back
 from qhana.bus.pull import pull_batch
 from qhana.db.tables import webhooks
 from qhana.logging import get_logger
@@ -163,7 +164,7 @@ class WebhookDispatcher:
             except _Stopping:  # handed back: delivered again when a dispatcher runs next
                 log.info("webhooks.handed_back", task_id=event.task_id)
                 with contextlib.suppress(Exception):
-                    await msg.nak()
+                    await hand_back(msg)
                 return
             finally:
                 ticker.cancel()

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 
+from qhana.bus.nak import hand_back
+
 __all__ = ["Done", "Failure", "Outcome", "Redeliver", "settle_message"]
 
 
@@ -39,4 +41,4 @@ async def settle_message(msg: Msg, outcome: Outcome) -> None:
         case Failure():
             await msg.term()
         case Redeliver(delay_s=delay):
-            await msg.nak(delay=delay)
+            await hand_back(msg, delay)
