@@ -29,12 +29,12 @@ async def test_deadline_is_the_third_beat_less_the_notice_margin() -> None:
                     alive=True,
                 )
             )
-        # 1 s beats: due at +3.0 s, declared from +2.95 s; 0.2 s beats: +0.6 - 0.02 s
+        # 1 s beats: due at +3.0 s, declared from +2.9 s; 0.2 s beats: +0.6 - 0.02 s
         dead, deadline = await mark_dead_runners(conn, LAST + timedelta(seconds=0.5), 3)
         assert dead == ["c"] and deadline == LAST + timedelta(seconds=0.58)
-        dead, deadline = await mark_dead_runners(conn, LAST + timedelta(seconds=2.9), 3)
-        assert dead == ["b"] and deadline == LAST + timedelta(seconds=2.95)
-        dead, deadline = await mark_dead_runners(conn, LAST + timedelta(seconds=2.96), 3)
+        dead, deadline = await mark_dead_runners(conn, LAST + timedelta(seconds=2.85), 3)
+        assert dead == ["b"] and deadline == LAST + timedelta(seconds=2.9)
+        dead, deadline = await mark_dead_runners(conn, LAST + timedelta(seconds=2.91), 3)
         assert dead == ["a"] and deadline is None
         alive = (await conn.scalars(select(runners.c.id).where(runners.c.alive))).all()
     assert alive == []
