@@ -146,6 +146,7 @@ class _Walk:
         self._committed = known.committed
         self._finished = known.finished
         self._ended: set[int] = set()  # tasks with an ending event in the pending plan
+        self._accepted: set[int] = set()  # tasks whose accepted this walk planned already
         self._plan = Plan()
 
     def _exact(self, event: TaskEvent) -> bool:
@@ -159,6 +160,9 @@ class _Walk:
 
     def feed(self, event: TaskEvent, seq: int) -> None:
         if isinstance(event, Accepted):
+            if event.task_id in self._accepted:  # the edge's and the worker's copy
+                return
+            self._accepted.add(event.task_id)
             self._plan.task_ids.add(event.task_id)
             self._plan.accepted.append(_accepted_row(event))
             return

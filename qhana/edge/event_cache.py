@@ -11,12 +11,13 @@ edge's ``accepted`` follows the command's ack; worker events follow the worker's
 stored after that too: the cache sees all of them. Tasks with id <= L0 are never served
 from here. An entry is created by a task's ``accepted`` event (one per task: JetStream
 dedupes it by message id) unless the id is tainted, or by any other event of an id above
-every id ever tainted (a fast worker's ``started`` is often stored before ``accepted``:
-the worker starts the moment the command is stored, the edge publishes ``accepted`` once
-the command's ack is back). Any other event of a task without an entry taints the id, and
-eviction or an unreadable event taints it too. So an entry holds every event of its task
-from the first, and an evicted or dropped entry is never re-created: not by ``accepted``
-(once per task) and not by a later event (its id is at most the highest tainted one).
+every id ever tainted (a fast worker's ``started``, which carries a copy of ``accepted``,
+is often stored before the edge's ``accepted``: the worker starts the moment the command is
+stored, the edge publishes ``accepted`` once the command's ack is back). Any other event
+of a task without an entry taints the id, and eviction or an unreadable event taints it
+too. So an entry holds every event of its task from the first, and an evicted or dropped
+entry is never re-created: not by ``accepted`` (stored on its own once per task) and not
+by a later event (its id is at most the highest tainted one).
 Everything else (a miss) is served from JetStream as before.
 
 The cache is lazy: the first SSE request starts it (and is served from JetStream), it

@@ -33,7 +33,7 @@ from qhana.edge.event_cache import HANDOVER, Listener, StoredEvent
 from qhana.edge.ids import path_id
 from qhana.edge.keys import CLOSING, ENGINE, EVENT_CACHE, NATS, SETTINGS
 from qhana.edge.responses import error_response, json_response, validation_error
-from qhana.edge.sse_frames import sse_frames
+from qhana.edge.sse_frames import SseFrames
 from qhana.edge.task_json import task_document
 from qhana.edge.unrecorded import (
     UnrecordedTask,
@@ -247,30 +247,30 @@ async def _relay(
     response: web.StreamResponse,
     queue: asyncio.Queue[StoredEvent],
     closing: asyncio.Event,
-    last_seq: int = 0,
-) -> int | None:
-    """Write the queued events after ``last_seq`` until the terminal one (or shutdown): None.
-    On ``HANDOVER`` the sequence of the last event written, to go on from elsewhere."""
+    written: SseFrames,
+) -> bool:
+    """Write the queued events not ``written`` yet until the terminal one or shutdown
+    (False); True on ``HANDOVER``, to go on from elsewhere after ``written.last_seq``."""
     while not closing.is_set():
         item = await _next_or_none(queue, closing, KEEPALIVE_S)
         if item is None:
             await response.write(b": keep-alive\n\n")
             continue
         if item is HANDOVER:
-            return last_seq
-        seq, data = item
-        if seq <= last_seq:  # written already (a handover replays from the start)
+            return True
+        out = written.frames(*item)
+        if out is None:
             continue
-        last_seq = seq
-        frames, kind = sse_frames(seq, data)
-        await response.write(frames)
+        frames, kind = out
+        if frames:
+            await response.write(frames)
         if kind in TERMINAL_KINDS:
             # end the stream with the last event, before the consumer is deleted: a
             # client that stops reading at the terminal event finds the response
             # complete and keeps its connection for the next request
             await response.write_eof()
-            return None
-    return None
+            return False
+    return False
 
 
 async def _events_from_jetstream(request: web.Request, task_id: int) -> web.StreamResponse:
@@ -288,7 +288,7 @@ async def _events_from_jetstream(request: web.Request, task_id: int) -> web.Stre
             raise
     response = await _open_stream(request)
     try:
-        await _relay(response, queue, request.app[CLOSING])
+        await _relay(response, queue, request.app[CLOSING], SseFrames())
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -304,14 +304,14 @@ async def _events_from_cache(request: web.Request, listener: Listener) -> web.St
     with listener:
         response = await _open_stream(request)
         try:
-            last_seq = await _relay(response, listener.queue, closing)
-            if last_seq is None:
+            written = SseFrames()
+            if not await _relay(response, listener.queue, closing, written):
                 return response
             listener.close()
             queue: asyncio.Queue[StoredEvent] = asyncio.Queue()
             sub = await _follow_again(request.app[NATS].jetstream(), listener.task_id, queue)
             try:
-                await _relay(response, queue, closing, last_seq)
+                await _relay(response, queue, closing, written)
             finally:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()

@@ -14,7 +14,14 @@ from qhana.db.engine import run_read
 from qhana.db.task_views import load_task
 from qhana.edge.group_commit import GroupCommit
 from qhana.errors import StepNotOpen, TaskNotFound
-from qhana.wire import Accepted, FileRef, PluginInfo, StepSubmitted, TaskCommand, TaskEvent
+from qhana.wire import (
+    FileRef,
+    PluginInfo,
+    StepSubmitted,
+    TaskCommand,
+    TaskEvent,
+    accepted_event,
+)
 
 __all__ = ["submit_step", "submit_task"]
 
@@ -56,19 +63,9 @@ async def submit_task(
     task_id = await publish_command(nc, plugin.queue, command)
     # not projected here: until the recorder has, reads find the task by this event
     # (qhana/edge/unrecorded.py), so a submit never waits for SQL
-    await publish_event(
-        nc,
-        Accepted(
-            task_id=task_id,
-            at=now,
-            cmd_seq=task_id,
-            event_id=f"{task_id}.accepted",
-            plugin=plugin.identifier,
-            plugin_name=plugin.name,
-            plugin_version=plugin.version,
-            params=params,
-        ),
-    )
+    # the worker folds the same event into its ``started`` (qhana.wire.Started): whichever
+    # is stored first, every reader sees ``accepted`` before the worker's events
+    await publish_event(nc, accepted_event(command, task_id, plugin.name, plugin.version))
     return task_id
 
 

@@ -3,10 +3,10 @@
 A submit does not wait for SQL: the edge publishes the command and the ``accepted`` event
 and answers ``303``. Until the recorder has projected that event (a few milliseconds), the
 task has no row. A read then finds the ``accepted`` event itself (JetStream requests on
-the task's own subject; a fast worker's ``started`` may be stored before it) and shows the
-task as it will look once projected: ``PENDING``, its plugin, its parameters. A write that
-needs the row (a webhook subscription, a cancel) first projects the event, idempotently,
-exactly as the recorder would.
+the task's own subject; a fast worker's ``started``, which carries a copy of it, may be
+stored first) and shows the task as it will look once projected: ``PENDING``, its plugin,
+its parameters. A write that needs the row (a webhook subscription, a cancel) first
+projects the event, idempotently, exactly as the recorder would.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from qhana.bus import subjects
 from qhana.db.projector import apply_event
 from qhana.db.task_views import TaskView, load_task
 from qhana.logging import get_logger
-from qhana.wire import Accepted, TaskEvent, TaskStatus, parse_event
+from qhana.wire import Accepted, TaskEvent, TaskStatus, parse_event, unfold
 
 __all__ = ["UnrecordedTask", "find_unrecorded", "first_event", "pending_view", "record"]
 
@@ -63,8 +63,9 @@ async def find_unrecorded(js: JetStreamContext, task_id: int) -> UnrecordedTask 
             continue
         if event.task_id != task_id:
             continue
-        if isinstance(event, Accepted):
-            return event, raw.seq
+        accepted = next((e for e in unfold(event) if isinstance(e, Accepted)), None)
+        if accepted is not None:
+            return accepted, raw.seq
         found = found or (event, raw.seq)
     return found
 

@@ -27,6 +27,7 @@ from qhana.wire.tasks import (
     Succeeded,
     TaskCommand,
     TaskEvent,
+    accepted_event,
     parse_event,
     unfold,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "TaskEvent",
     "TaskStatus",
     "Withdraw",
+    "accepted_event",
     "form_key",
     "parse_event",
     "unfold",

@@ -29,6 +29,7 @@ __all__ = [
     "Succeeded",
     "TaskCommand",
     "TaskEvent",
+    "accepted_event",
     "parse_event",
     "unfold",
 ]
@@ -104,6 +105,21 @@ class Accepted(_Event):
     params: dict[str, Any]
 
 
+def accepted_event(command: TaskCommand, task_id: int, name: str, version: str) -> Accepted:
+    """The ``accepted`` event of a task's first command (the edge's, and the copy the worker
+    folds into ``started``: built from the same command, they are the same event)."""
+    return Accepted(
+        task_id=task_id,
+        at=command.submitted_at,
+        cmd_seq=task_id,
+        event_id=f"{task_id}.accepted",
+        plugin=command.plugin,
+        plugin_name=name,
+        plugin_version=version,
+        params=command.params,
+    )
+
+
 class StepSubmitted(_Event):
     kind: Literal[EventKind.STEP_SUBMITTED] = EventKind.STEP_SUBMITTED
     step_id: str
@@ -111,8 +127,19 @@ class StepSubmitted(_Event):
 
 
 class Started(_Event):
+    """The worker took up an attempt. The started event of a task's first command carries
+    the task's accepted event (the same event the edge publishes, read before this one)."""
+
+    # The worker may store its events before the edge's ``accepted`` is stored (the edge
+    # publishes it once the command's ack is back): folding a copy in lets every reader see
+    # ``accepted`` first (``unfold``); readers keep the first of the two copies.
+
     kind: Literal[EventKind.STARTED] = EventKind.STARTED
     runner_id: str
+    # omitted when absent: a started event without it keeps exactly its old JSON
+    accepted: Accepted | None = Field(
+        default=None, description="folded accepted event", exclude_if=_absent
+    )
 
 
 class Progress(_Event):
@@ -193,14 +220,20 @@ _EVENT_ADAPTER: TypeAdapter[TaskEvent] = TypeAdapter(TaskEvent)
 
 
 def unfold(event: TaskEvent) -> tuple[TaskEvent, ...]:
-    """The events one stored message stands for, in order: the folded ``started`` and
-    ``output`` of an ending event, then the ending event itself without them."""
+    """The events one stored message stands for, in order: the ``accepted`` folded into a
+    ``started``, the folded ``started`` (unfolded in turn) and ``output`` of an ending
+    event, then the event itself without them."""
+    if isinstance(event, Started):
+        if event.accepted is None:
+            return (event,)
+        return (event.accepted, event.model_copy(update={"accepted": None}))
     if not isinstance(event, Succeeded | Failed) or (
         event.started is None and event.output is None
     ):
         return (event,)
-    folded = tuple(e for e in (event.started, event.output) if e is not None)
-    return (*folded, event.model_copy(update={"started": None, "output": None}))
+    started = unfold(event.started) if event.started is not None else ()
+    output = (event.output,) if event.output is not None else ()
+    return (*started, *output, event.model_copy(update={"started": None, "output": None}))
 
 
 def parse_event(data: bytes | str) -> TaskEvent:

@@ -19,12 +19,20 @@ from pydantic import ValidationError
 
 from qhana.bus import subjects
 from qhana.bus.acks import delivery
-from qhana.bus.pull import pull_batch
+from qhana.bus.pull import pull_into
 from qhana.errors import BusError
 from qhana.logging import get_logger
 from qhana.sdk import Plugin
 from qhana.urlmap import UrlRewriter
-from qhana.wire import Failed, Progress, Started, StepRequested, Succeeded, TaskCommand
+from qhana.wire import (
+    Failed,
+    Progress,
+    Started,
+    StepRequested,
+    Succeeded,
+    TaskCommand,
+    accepted_event,
+)
 from qhana.worker.cancel_view import CancelView
 from qhana.worker.context import INLINE_OUTPUT_MAX_BYTES, StoredUpload, WorkerContext
 from qhana.worker.execute import HandlerResult, run_handler
@@ -35,6 +43,11 @@ from qhana.worker.url_policy import UrlPolicy
 __all__ = ["TaskLoop"]
 
 log = get_logger("qhana.worker")
+
+# A first command up to this size lets its ``started`` (which carries the ``accepted`` with
+# the parameters) wait to ride in the ending event; a larger one's goes out on its own, so
+# the ending event never carries the parameters next to an inline output and a long log.
+HOLD_STARTED_MAX_BYTES = 64 * 1024
 
 
 class TaskLoop:
@@ -132,18 +145,24 @@ class TaskLoop:
         while free < self._concurrency and not self._slots.locked():
             await self._slots.acquire()
             free += 1
-        try:
-            msgs = await pull_batch(sub, free, 1.0)
-        except Exception as exc:  # NATS away: back off, keep the loop alive
-            log.warning("worker.fetch_failed", error=str(exc))
-            msgs = []
-            await asyncio.sleep(0.5)
-        for _ in range(free - len(msgs)):
-            self._slots.release()
-        for msg in msgs:
+        taken = 0
+
+        def _start(msg: Msg) -> None:  # each started task releases its slot when done
+            nonlocal taken
+            taken += 1
             task = asyncio.create_task(self._guarded(msg))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+
+        # a lone command starts before the ~1 ms probe for more (pull_into); its started
+        # carries the task's accepted, so it may well be stored before the edge's copy
+        try:
+            await pull_into(sub, free, 1.0, _start)
+        except Exception as exc:  # NATS away: back off, keep the loop alive
+            log.warning("worker.fetch_failed", error=str(exc))
+            await asyncio.sleep(0.5)
+        for _ in range(free - taken):
+            self._slots.release()
 
     async def _guarded(self, msg: Msg) -> None:
         try:
@@ -188,7 +207,7 @@ class TaskLoop:
         self._keep_alive.track(msg)
         started = time.perf_counter()
         try:
-            outcome = await self._attempt(cmd, ctx, bound)
+            outcome = await self._attempt(cmd, len(msg.data), ctx, bound)
         except BusError as exc:
             bound.warning("task.bus_error", error=str(exc))
             outcome = Redeliver(1.0)
@@ -205,7 +224,9 @@ class TaskLoop:
             duration_s=round(time.perf_counter() - started, 4),
         )
 
-    async def _attempt(self, cmd: TaskCommand, ctx: WorkerContext, bound: Any) -> Outcome:
+    async def _attempt(
+        self, cmd: TaskCommand, size: int, ctx: WorkerContext, bound: Any
+    ) -> Outcome:
         plugin = self._plugins.get(cmd.plugin)
         step = plugin.step(cmd.step_id) if plugin and cmd.step_id else None
         if plugin is None or (cmd.step_id and step is None):
@@ -216,7 +237,18 @@ class TaskLoop:
             bound.info("task.skipped_cancelled")  # cancelled while it waited in the queue
             return Done()
         # not waited for: the event that ends the attempt waits for every ack before it
-        await ctx.emit_soon(Started(**ctx.event_fields(), runner_id=self._runner_id))
+        # a first command's started carries the task's accepted (it may be stored before
+        # the edge's own copy); a large one goes out at once instead of being held
+        accepted = (
+            accepted_event(cmd, ctx.task_id, plugin.name, plugin.version)
+            if cmd.task_id is None
+            else None
+        )
+        await ctx.emit_soon(
+            Started(**ctx.event_fields(), runner_id=self._runner_id, accepted=accepted)
+        )
+        if accepted is not None and size > HOLD_STARTED_MAX_BYTES:
+            await ctx.release()
         bound.debug("task.started")  # task.finished (info) carries outcome and duration
         if cmd.step_id:
             ctx.state.update(await self._load_state(ctx.task_id))

@@ -212,10 +212,32 @@ class _Fake:
             self.js, make.model_validate({**common, "event_id": event_id, **fields})
         )
 
-    async def accepted(self) -> None:
-        await self.publish(
-            Accepted, plugin=HELLO, plugin_name="hello-world", plugin_version="v0.2.1", params={}
+    def accepted_event(self) -> Accepted:
+        """The task's ``accepted``, as the edge builds it (and the worker folds it)."""
+        return Accepted(
+            task_id=self.task_id,
+            at=datetime.now(UTC),
+            cmd_seq=self.task_id,
+            event_id=f"{self.task_id}.accepted",
+            plugin=HELLO,
+            plugin_name="hello-world",
+            plugin_version="v0.2.1",
+            params={},
         )
+
+    async def accepted(self) -> None:
+        await publish_event(self.js, self.accepted_event())
+
+
+async def _from_cache(client: Client_, cache: EventCache, task_id: int) -> bytes:
+    """The task's SSE body, served from the cache; JetStream gives the same bytes."""
+    await _until(lambda: cache.book is not None and task_id in cache.book)
+    hits = cache.hits
+    body = await _sse(client, task_id)
+    assert cache.hits == hits + 1
+    cache.stop()
+    assert await _sse(client, task_id) == body  # what JetStream gives
+    return body
 
 
 async def test_a_task_submitted_while_the_cache_follows_is_served_from_it(
@@ -230,8 +252,10 @@ async def test_a_task_submitted_while_the_cache_follows_is_served_from_it(
         hits = cache.hits
         cached = await _sse(client, task_id)
         assert cache.hits == hits + 1
-        # (a fast worker's started may be stored before the edge's accepted)
-        assert "accepted" in _kinds(cached) and _kinds(cached)[-1] == "succeeded"
+        # first and once: the worker's started carries a copy of the edge's accepted
+        kinds = _kinds(cached)
+        assert kinds[0] == "accepted" and kinds.count("accepted") == 1, kinds
+        assert kinds[-1] == "succeeded", kinds
 
         cache.stop()  # the next request is served from JetStream (and starts it again)
         misses = cache.misses
@@ -263,13 +287,32 @@ async def test_a_worker_event_stored_before_accepted_is_served_from_the_cache_to
         await fake.publish(Started, attempt=1, runner_id="r")
         await fake.accepted()
         await fake.publish(Succeeded, attempt=1)
-        await _until(lambda: cache.book is not None and fake.task_id in cache.book)
-        hits = cache.hits
-        body = await _sse(client, fake.task_id)
-        assert cache.hits == hits + 1
+        body = await _from_cache(client, cache, fake.task_id)
         assert _kinds(body) == ["started", "accepted", "succeeded"]
-        cache.stop()
-        assert await _sse(client, fake.task_id) == body  # what JetStream gives
+
+
+async def test_a_folded_accepted_stored_first_is_written_once_and_first(
+    stack: Stack, nc: Client
+) -> None:
+    """The worker's folded event is stored before the edge's accepted: SSE (from the cache
+    and from JetStream alike) writes accepted from the fold and skips the edge's copy."""
+    async with _edge(stack) as (client, cache):
+        await _started(client, cache)
+        fake = _Fake(nc)
+        accepted = fake.accepted_event()
+        started = Started(
+            task_id=fake.task_id,
+            at=accepted.at,
+            cmd_seq=fake.task_id,
+            attempt=1,
+            event_id=f"{fake.task_id}.started",
+            runner_id="r",
+            accepted=accepted,
+        )
+        await fake.publish(Succeeded, attempt=1, started=started)
+        await publish_event(fake.js, accepted)
+        body = await _from_cache(client, cache, fake.task_id)
+        assert _kinds(body) == ["accepted", "started", "succeeded"]
 
 
 async def test_live_events_during_replay_arrive_once_and_in_order(stack: Stack, nc: Client) -> None:

@@ -27,7 +27,7 @@ from qhana.db import create_engine
 from qhana.db.projector import apply_event
 from qhana.db.tables import metadata, task_log, tasks
 from qhana.db.task_views import load_task
-from qhana.edge.unrecorded import pending_view
+from qhana.edge.unrecorded import find_unrecorded, pending_view
 from qhana.wire import Accepted, Started
 
 HELLO = "hello-world@v0-2-1"
@@ -81,7 +81,9 @@ async def test_reads_of_an_unrecorded_task_come_from_its_accepted_event(
     assert doc["status"] == "PENDING" and doc["log"] == "" and doc["outputs"] == []
     # SSE reads JetStream only: the whole run, although SQL knows nothing of the task
     kinds = [kind async for kind, _ in stack.events(task_id)]
-    assert "accepted" in kinds and kinds[-1] == "succeeded"  # started may come first
+    # (the worker's started carries accepted: first, and once, whichever is stored first)
+    assert kinds[0] == "accepted" and kinds.count("accepted") == 1, kinds
+    assert kinds[-1] == "succeeded", kinds
     for path in ("tasks/999999/", "tasks/999999/events"):
         async with stack.http.get(stack.base + path) as resp:
             assert resp.status == 404
@@ -138,23 +140,29 @@ async def test_pending_view_equals_the_projection_of_the_accepted_event() -> Non
     assert dataclasses.replace(projected, created_at=view.created_at) == view
 
 
+def _accepted(task_id: int, params: dict[str, str]) -> Accepted:
+    """A hello-world task's ``accepted``, as the edge publishes it."""
+    return Accepted(
+        task_id=task_id,
+        at=datetime.now(UTC),
+        cmd_seq=task_id,
+        event_id=f"{task_id}.accepted",
+        plugin=HELLO,
+        plugin_name="hello-world",
+        plugin_version="v0.2.1",
+        params=params,
+    )
+
+
 async def test_a_worker_event_stored_before_accepted_does_not_hide_the_task(
     paused: tuple[Stack, Client],
 ) -> None:
     """The worker may pull a command and store ``started`` before the edge's ``accepted``."""
     stack, nc = paused
     js = nc.jetstream()
-    at = datetime.now(UTC)
-    common = {"at": at, "cmd_seq": 777}
-    started = Started(task_id=777, attempt=1, event_id="777.777.1.0", runner_id="r", **common)
-    accepted = Accepted(
-        task_id=777,
-        event_id="777.accepted",
-        plugin=HELLO,
-        plugin_name="hello-world",
-        plugin_version="v0.2.1",
-        params={"inputStr": "x"},
-        **common,
+    accepted = _accepted(777, {"inputStr": "x"})
+    started = Started(
+        task_id=777, at=accepted.at, cmd_seq=777, attempt=1, event_id="777.777.1.0", runner_id="r"
     )
     for event in (started, accepted):
         await publish_event(js, event)
@@ -165,3 +173,35 @@ async def test_a_worker_event_stored_before_accepted_does_not_hide_the_task(
     await publish_event(js, only_started)  # the accepted event never came: still a task
     async with stack.http.get(f"{stack.base}tasks/778/") as resp:
         assert resp.status == 200, await resp.text()
+
+
+async def test_the_accepted_in_a_started_stands_in_for_a_lost_one(
+    paused: tuple[Stack, Client],
+) -> None:
+    """The edge died between the command and its ``accepted``: the copy the worker folded
+    into ``started`` still gives the task its plugin and parameters."""
+    stack, nc = paused
+    accepted = _accepted(779, {"input_str": "from the fold"})
+    started = Started(
+        task_id=779,
+        at=accepted.at,
+        cmd_seq=779,
+        attempt=1,
+        event_id="779.779.1.1",
+        runner_id="r",
+        accepted=accepted,
+    )
+    await publish_event(nc.jetstream(), started)
+    found = await find_unrecorded(nc.jetstream(), 779)
+    assert found is not None and found[0] == accepted  # reads see the task as accepted
+    body = {"command": "subscribe", "webhookHref": "http://127.0.0.1:9/hook", "event": "status"}
+    async with stack.http.post(f"{stack.base}tasks/779/", json=body) as resp:
+        assert resp.status == 200, await resp.text()  # projects the task first
+    engine = create_engine(stack.database_url)
+    try:
+        async with engine.connect() as conn:
+            task = await conn.run_sync(load_task, 779)
+    finally:
+        await engine.dispose()
+    assert task is not None and task.plugin == HELLO
+    assert task.params == {"input_str": "from the fold"}
