@@ -246,7 +246,11 @@ async def machine_scaling() -> float:
 async def workers(
     stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
 ) -> dict[str, float]:
-    """Listing after start, 1 vs 2 worker processes, and unavailability after SIGKILL."""
+    """Listing after start, 1 vs 2 worker processes, and unavailability after SIGKILL.
+
+    The scaling rounds run 1, 2, then 1 worker again and compare the 2-worker round with
+    the mean of the two 1-worker rounds around it: a machine whose speed drifts during
+    the phase (a second core that comes and goes) shifts both sides alike."""
     started: list[WorkerProc] = []
     try:
         first = await start_worker(stack.nats_url, "bench-w1", stack.data_dir / "w1.log")
@@ -256,13 +260,16 @@ async def workers(
         listed_at = time.perf_counter()
         ready_at = await ready
         machine = await machine_scaling()
-        one, one_wall = await _burn_rate(stack, http, cfg)
+        one_before = await _burn_rate(stack, http, cfg)
         second = await start_worker(stack.nats_url, "bench-w2", stack.data_dir / "w2.log")
         started.append(second)
         await _worker_ready(stack.data_dir / "w2.log")
         two, two_wall = await _burn_rate(stack, http, cfg)
-        for proc in started:
-            proc.kill()
+        await second.stop()  # SIGTERM: it withdraws, the first worker runs alone again
+        one_after = await _burn_rate(stack, http, cfg)
+        one = (one_before[0] + one_after[0]) / 2
+        one_wall = (one_before[1] + one_after[1]) / 2
+        first.kill()  # the worker left serving the plugin
         killed = time.perf_counter()
 
         async def _gone() -> bool:
@@ -279,6 +286,7 @@ async def workers(
         "plugin_listed_after_ready_s": round(max(0.0, listed_at - ready_at), 3),
         "runner_dead_s": round(dead_s, 3),
         "burn_1_worker_tasks_per_s": round(one, 2),
+        "burn_1_worker_drift": round(one_after[0] / one_before[0], 3),
         "burn_2_workers_tasks_per_s": round(two, 2),
         "worker_scaling_ratio": round(two / one, 3),
         "worker_scaling_ratio_wall": round(two_wall / one_wall, 3),
