@@ -24,6 +24,7 @@ __all__ = [
     "publish_command",
     "publish_event",
     "publish_event_soon",
+    "publish_event_unacked",
     "settle_events",
 ]
 
@@ -187,6 +188,20 @@ async def publish_command(
         )
     except Exception as exc:
         raise BusUnavailable(f"publishing a command for {command.plugin} failed: {exc}") from exc
+
+
+async def publish_event_unacked(nc: Client, event: TaskEvent) -> None:
+    """Publish one event without a reply subject: the server stores it (same
+    ``Nats-Msg-Id`` dedupe) but sends no ack, and nothing waits for one.
+
+    Only for an event that has a stand-in when it is lost: the server skips building and
+    sending the ack and the client skips receiving, parsing and waking a waiter (the edge's
+    ``accepted``: ~10 % of a submit's CPU)."""
+    await nc.publish(
+        subjects.event(event.task_id),
+        event.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": event.event_id},
+    )
 
 
 PendingEvent = tuple[TaskEvent, "asyncio.Future[Any]"]

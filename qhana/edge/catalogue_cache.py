@@ -86,3 +86,8 @@ class CatalogueCache:
             await self.entries()
             entry = self._by_identifier.get(identifier)
         return entry
+
+    async def name_and_version(self, identifier: str) -> tuple[str, str] | None:
+        """The plugin's name and version (``qhana.edge.unrecorded.PluginNames``)."""
+        entry = await self.get(identifier)
+        return None if entry is None else (entry.info.name, entry.info.version)

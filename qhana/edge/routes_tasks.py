@@ -31,7 +31,7 @@ from qhana.edge.api_schemas import (
 )
 from qhana.edge.event_cache import HANDOVER, Listener, StoredEvent
 from qhana.edge.ids import path_id
-from qhana.edge.keys import CLOSING, ENGINE, EVENT_CACHE, NATS, SETTINGS
+from qhana.edge.keys import CATALOGUE, CLOSING, ENGINE, EVENT_CACHE, NATS, SETTINGS
 from qhana.edge.responses import error_response, json_response, validation_error
 from qhana.edge.sse_frames import SseFrames
 from qhana.edge.task_json import task_document
@@ -60,7 +60,9 @@ async def _lookup(request: web.Request) -> tuple[TaskView, UnrecordedTask | None
     task = await run_read(request.app[ENGINE], load_task, task_id)
     if task is not None:
         return task, None
-    unrecorded = await find_unrecorded(request.app[NATS].jetstream(), task_id)
+    unrecorded = await find_unrecorded(
+        request.app[NATS].jetstream(), task_id, request.app[CATALOGUE].name_and_version
+    )
     if unrecorded is None:
         raise web.HTTPNotFound(reason="Task not found.")
     return pending_view(unrecorded[0]), unrecorded

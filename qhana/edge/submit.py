@@ -9,11 +9,12 @@ from typing import Any
 from nats.aio.client import Client
 
 from qhana.bus.connection import require_connected
-from qhana.bus.publish import publish_command, publish_event
+from qhana.bus.publish import publish_command, publish_event, publish_event_unacked
 from qhana.db.engine import run_read
 from qhana.db.task_views import load_task
 from qhana.edge.group_commit import GroupCommit
 from qhana.errors import StepNotOpen, TaskNotFound
+from qhana.logging import get_logger
 from qhana.wire import (
     FileRef,
     PluginInfo,
@@ -24,6 +25,8 @@ from qhana.wire import (
 )
 
 __all__ = ["submit_step", "submit_task"]
+
+log = get_logger("qhana.edge")
 
 _VARIANT_MASK, _VARIANT = 0xC000 << 48, 0x8000 << 48  # RFC 4122
 _VERSION_MASK, _VERSION = 0xF000 << 64, 4 << 76
@@ -61,11 +64,17 @@ async def submit_task(
         submitted_at=now,
     )
     task_id = await publish_command(nc, plugin.queue, command)
-    # not projected here: until the recorder has, reads find the task by this event
-    # (qhana/edge/unrecorded.py), so a submit never waits for SQL
-    # the worker folds the same event into its ``started`` (qhana.wire.Started): whichever
-    # is stored first, every reader sees ``accepted`` before the worker's events
-    await publish_event(nc, accepted_event(command, task_id, plugin.name, plugin.version))
+    # Not projected here: until the recorder has, reads find the task by this event
+    # (qhana/edge/unrecorded.py), so a submit never waits for SQL. Nor is its ack awaited:
+    # the stored command is the task. Until a worker acks it, a read that comes before
+    # this event is stored builds the same event from the command; the worker folds it
+    # into its ``started`` (qhana.wire.Started), so whichever is stored first, every reader
+    # sees ``accepted`` before the worker's events.
+    accepted = accepted_event(command, task_id, plugin.name, plugin.version)
+    try:
+        await publish_event_unacked(nc, accepted)
+    except Exception as exc:  # closed between the two publishes: the stand-ins remain
+        log.warning("edge.accepted_unpublished", task_id=task_id, error=str(exc))
     return task_id
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -22,13 +23,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from support.stack import Stack
 
 from qhana.bus import subjects
-from qhana.bus.publish import publish_event
+from qhana.bus.publish import publish_command, publish_event
 from qhana.db import create_engine
 from qhana.db.projector import apply_event
 from qhana.db.tables import metadata, task_log, tasks
 from qhana.db.task_views import load_task
 from qhana.edge.unrecorded import find_unrecorded, pending_view
-from qhana.wire import Accepted, Started
+from qhana.wire import Accepted, Started, TaskCommand, accepted_event, parse_event
 
 HELLO = "hello-world@v0-2-1"
 WAIT = "wait-demo@v1-0-0"
@@ -205,3 +206,66 @@ async def test_the_accepted_in_a_started_stands_in_for_a_lost_one(
         await engine.dispose()
     assert task is not None and task.plugin == HELLO
     assert task.params == {"input_str": "from the fold"}
+
+
+def _first_command(params: dict[str, str]) -> TaskCommand:
+    return TaskCommand(
+        command_id=uuid.uuid4().hex, plugin=HELLO, params=params, submitted_at=datetime.now(UTC)
+    )
+
+
+async def test_a_command_whose_accepted_is_not_stored_yet_is_a_task(
+    paused: tuple[Stack, Client],
+) -> None:
+    """The edge does not wait for its ``accepted`` to be stored: a read that comes first
+    builds it from the command, which waits in QHANA_TASKS (no worker serves this queue)."""
+    stack, nc = paused
+    command = _first_command({"inputStr": "only the command"})
+    task_id = await publish_command(nc, "nobody-serves-this", command)
+    expected = accepted_event(command, task_id, "hello-world", "v0.2.1")
+
+    async def _names(identifier: str) -> tuple[str, str] | None:
+        return ("hello-world", "v0.2.1") if identifier == HELLO else None
+
+    assert await find_unrecorded(nc.jetstream(), task_id, _names) == (expected, 0)
+    forgot = await find_unrecorded(nc.jetstream(), task_id)  # the catalogue forgot the plugin
+    assert forgot is not None and forgot[0].model_dump(exclude={"plugin_version"}) == (
+        expected.model_dump(exclude={"plugin_version"})
+    )
+    async with stack.http.get(f"{stack.base}tasks/{task_id}/") as resp:
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["status"] == "PENDING"
+
+    async with stack.http.post(f"{stack.base}tasks/{task_id}/cancel") as resp:
+        assert resp.status == 200, await resp.text()  # projects the built accepted first
+    engine = create_engine(stack.database_url)
+    try:
+        async with engine.connect() as conn:
+            task = await conn.run_sync(load_task, task_id)
+    finally:
+        await engine.dispose()
+    assert task is not None and task.status == "FAILURE"
+    assert (task.plugin, task.params) == (HELLO, {"inputStr": "only the command"})
+
+
+async def test_a_later_steps_command_is_not_a_task(paused: tuple[Stack, Client]) -> None:
+    _, nc = paused
+    step = _first_command({}).model_copy(update={"task_id": 1, "step_id": "next"})
+    seq = await publish_command(nc, "nobody-serves-this", step)
+    assert await find_unrecorded(nc.jetstream(), seq) is None
+
+
+async def test_the_edge_stores_accepted_although_it_does_not_wait(
+    paused: tuple[Stack, Client],
+) -> None:
+    """Its own ``accepted``, not only the copy a worker folds into ``started``."""
+    stack, nc = paused
+    task_id = await stack.submit(HELLO, inputStr="stored")
+    sub = await nc.jetstream().subscribe(subjects.event(task_id), ordered_consumer=True)
+    try:
+        kinds: list[str] = []
+        while "accepted" not in kinds:
+            msg = await sub.next_msg(timeout=10)
+            kinds.append(parse_event(msg.data).kind)
+    finally:
+        await sub.unsubscribe()
