@@ -27,7 +27,7 @@ from qhana.bus.publish import publish_command, publish_event
 from qhana.db import create_engine
 from qhana.db.projector import apply_event
 from qhana.db.tables import metadata, task_log, tasks
-from qhana.db.task_views import load_task
+from qhana.db.task_views import TaskView, load_task
 from qhana.edge.unrecorded import find_unrecorded, pending_view
 from qhana.wire import Accepted, Started, TaskCommand, accepted_event, parse_event
 
@@ -67,6 +67,16 @@ async def _sql_count(stack: Stack, table: object, task_id: int) -> int:
         async with engine.connect() as conn:
             column = tasks.c.id if table is tasks else task_log.c.task_id
             return int(await conn.scalar(select(func.count()).where(column == task_id)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def _sql_task(stack: Stack, task_id: int) -> TaskView | None:
+    """The task as SQL shows it (None: no row)."""
+    engine = create_engine(stack.database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(load_task, task_id)
     finally:
         await engine.dispose()
 
@@ -198,12 +208,7 @@ async def test_the_accepted_in_a_started_stands_in_for_a_lost_one(
     body = {"command": "subscribe", "webhookHref": "http://127.0.0.1:9/hook", "event": "status"}
     async with stack.http.post(f"{stack.base}tasks/779/", json=body) as resp:
         assert resp.status == 200, await resp.text()  # projects the task first
-    engine = create_engine(stack.database_url)
-    try:
-        async with engine.connect() as conn:
-            task = await conn.run_sync(load_task, 779)
-    finally:
-        await engine.dispose()
+    task = await _sql_task(stack, 779)
     assert task is not None and task.plugin == HELLO
     assert task.params == {"input_str": "from the fold"}
 
@@ -238,12 +243,7 @@ async def test_a_command_whose_accepted_is_not_stored_yet_is_a_task(
 
     async with stack.http.post(f"{stack.base}tasks/{task_id}/cancel") as resp:
         assert resp.status == 200, await resp.text()  # projects the built accepted first
-    engine = create_engine(stack.database_url)
-    try:
-        async with engine.connect() as conn:
-            task = await conn.run_sync(load_task, task_id)
-    finally:
-        await engine.dispose()
+    task = await _sql_task(stack, task_id)
     assert task is not None and task.status == "FAILURE"
     assert (task.plugin, task.params) == (HELLO, {"inputStr": "only the command"})
 
