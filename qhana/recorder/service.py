@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from qhana.bus import connect, subjects
 from qhana.bus.acks import stream_seq
 from qhana.bus.publish import publish_event
-from qhana.bus.pull import pull_batch
+from qhana.bus.pull import Puller, pull_batch
 from qhana.db.engine import run_write
 from qhana.db.projector import apply_events
 from qhana.logging import get_logger
@@ -63,16 +63,14 @@ class Recorder:
         self._hooks = hooks
 
     async def run(self, stop: asyncio.Event) -> None:
-        sub = await self._js.pull_subscribe_bind(
-            durable=subjects.RECORDER_DURABLE, stream=subjects.EVENTS_STREAM
-        )
+        puller = await Puller(self._nc, subjects.EVENTS_STREAM, subjects.RECORDER_DURABLE).start()
         advisories = await self._nc.subscribe(MAX_DELIVERIES, cb=self._on_max_deliveries)
         backoff_s = 0.1
         busy = False
         try:
             while not stop.is_set():
                 try:
-                    msgs = await self._next_batch(sub, linger=busy)
+                    msgs = await self._next_batch(puller, linger=busy)
                 except Exception as exc:
                     log.warning("recorder.fetch_failed", error=str(exc))
                     await asyncio.sleep(backoff_s)
@@ -85,21 +83,18 @@ class Recorder:
                 else:
                     await asyncio.sleep(backoff_s)
                     backoff_s = min(backoff_s * 2, 5.0)
-            await self._project_stragglers(sub)
+            await self._project_stragglers(puller)
         finally:
             await advisories.unsubscribe()
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await puller.close()
 
-    async def _next_batch(
-        self, sub: JetStreamContext.PullSubscription, *, linger: bool
-    ) -> list[Msg]:
+    async def _next_batch(self, puller: Puller, *, linger: bool) -> list[Msg]:
         if not linger:
-            return await pull_batch(sub, self._batch, 0.5)
-        msgs = await pull_batch(sub, 1, 0.5)
+            return await pull_batch(puller, self._batch, 0.5)
+        msgs = await pull_batch(puller, 1, 0.5)
         if msgs:
             await asyncio.sleep(LINGER_S)
-            msgs.extend(await pull_batch(sub, self._batch - 1, 0.001))
+            await puller.probe(self._batch - 1, msgs.append)
         return msgs
 
     async def _project(self, msgs: list[Msg]) -> bool:
@@ -148,16 +143,12 @@ class Recorder:
         await self._notify(events)
         return True
 
-    async def _project_stragglers(self, sub: JetStreamContext.PullSubscription) -> None:
-        """On stop: project messages a pull delivered after its client-side timeout (bounded),
-        so the next recorder does not wait ``ack_wait`` for them."""
-        for _ in range(10):
-            try:
-                msgs = await pull_batch(sub, self._batch, 0.05)
-            except Exception:
-                return
-            if not msgs or not await self._project(msgs):
-                return
+    async def _project_stragglers(self, puller: Puller) -> None:
+        """On stop: project events a pull delivered after its client-side wait (a server
+        that answered late), so the next recorder does not wait ``ack_wait`` for them."""
+        stragglers = await puller.close()
+        if stragglers:
+            await self._project(stragglers)
 
     async def _notify(self, events: list[tuple[TaskEvent, int]]) -> None:
         """Tell listeners (SSE, tests, tools) that SQL now reflects these events."""

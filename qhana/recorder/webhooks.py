@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qhana.bus import subjects
 from qhana.bus.nak import hand_back
-from qhana.bus.pull import pull_batch
+from qhana.bus.pull import Puller, pull_batch
 from qhana.db.tables import webhooks
 from qhana.logging import get_logger
 from qhana.wire import (
@@ -91,6 +91,7 @@ class WebhookDispatcher:
         policy: DeliveryPolicy | None = None,
         poster: Poster | None = None,
     ) -> None:
+        self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
         self._engine = engine
         self._public_url = public_url.rstrip("/") if public_url else None
@@ -102,9 +103,7 @@ class WebhookDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
-        sub = await self._js.pull_subscribe_bind(
-            durable=subjects.WEBHOOKS_DURABLE, stream=subjects.WEBHOOKS_STREAM
-        )
+        puller = await Puller(self._nc, subjects.WEBHOOKS_STREAM, subjects.WEBHOOKS_DURABLE).start()
         log.info("webhooks.ready")
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -112,15 +111,16 @@ class WebhookDispatcher:
             try:
                 while not stop.is_set():
                     try:
-                        msgs = await pull_batch(sub, 100, 0.5)
+                        msgs = await pull_batch(puller, 100, 0.5)
                     except Exception as exc:
                         log.warning("webhooks.fetch_failed", error=str(exc))
                         await asyncio.sleep(0.5)
                         continue
                     await self._handle_batch(msgs, poster)
             finally:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
+                for msg in await puller.close():  # delivered late: again at once, elsewhere
+                    with contextlib.suppress(Exception):
+                        await msg.nak()
 
     async def _handle_batch(self, msgs: list[Msg], poster: Poster) -> None:
         """Tasks in parallel; the jobs of one task in order."""

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from qhana.bus import subjects
 from qhana.bus.acks import delivery
-from qhana.bus.pull import pull_into
+from qhana.bus.pull import Puller
 from qhana.errors import BusError
 from qhana.logging import get_logger
 from qhana.sdk import Plugin
@@ -102,14 +102,14 @@ class TaskLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and run commands until ``stop`` is set, then drain what is in flight."""
-        sub = await self._js.pull_subscribe_bind(
-            durable=subjects.queue_consumer(self._queue), stream=subjects.TASKS_STREAM
-        )
+        puller = await Puller(
+            self._nc, subjects.TASKS_STREAM, subjects.queue_consumer(self._queue)
+        ).start()
         await self._cancels.start()
         ticker = asyncio.create_task(self._keep_alive.run())
         try:
             while not stop.is_set():
-                await self._fetch_batch(sub, stop)
+                await self._fetch_batch(puller)
         finally:
             if self._inflight:  # still cancellable and kept alive while they drain
                 await asyncio.gather(*self._inflight, return_exceptions=True)
@@ -117,29 +117,19 @@ class TaskLoop:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-            await self._return_stragglers(sub)
+            await self._return_stragglers(puller)
+
+    async def _return_stragglers(self, puller: Puller) -> None:
+        """On stop: commands delivered to a pull after its client-side wait (a server that
+        answered late) are given back at once (nak) instead of sitting out ``ack_wait``."""
+        stragglers = await puller.close()
+        for msg in stragglers:
             with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                await settle_message(msg, Redeliver(0))
+        if stragglers:
+            log.info("worker.stragglers_returned", count=len(stragglers))
 
-    async def _return_stragglers(self, sub: JetStreamContext.PullSubscription) -> None:
-        """On stop: commands a pull delivered after its client-side timeout wait in the local
-        queue; give them back at once (nak) instead of letting them sit out ``ack_wait``."""
-        for _ in range(3):
-            pending = sub.pending_msgs
-            if pending <= 0:
-                return
-            try:
-                msgs = await sub.fetch(pending, timeout=0.05)
-            except Exception:
-                return
-            for msg in msgs:
-                with contextlib.suppress(Exception):
-                    await settle_message(msg, Redeliver(0))
-            log.info("worker.stragglers_returned", count=len(msgs))
-
-    async def _fetch_batch(
-        self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event
-    ) -> None:
+    async def _fetch_batch(self, puller: Puller) -> None:
         await self._slots.acquire()
         free = 1
         while free < self._concurrency and not self._slots.locked():
@@ -154,10 +144,10 @@ class TaskLoop:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
-        # a lone command starts before the ~1 ms probe for more (pull_into); its started
+        # a lone command starts before the ~1 ms probe for more (Puller.pull); its started
         # carries the task's accepted, so it may well be stored before the edge's copy
         try:
-            await pull_into(sub, free, 1.0, _start)
+            await puller.pull(free, 1.0, _start)
         except Exception as exc:  # NATS away: back off, keep the loop alive
             log.warning("worker.fetch_failed", error=str(exc))
             await asyncio.sleep(0.5)

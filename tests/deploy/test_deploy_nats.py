@@ -26,6 +26,7 @@ from nats.js import JetStreamContext
 
 from qhana.bus import apply_queue_consumer, apply_streams
 from qhana.bus.asyncapi import CHANNELS, Channel
+from qhana.bus.pull import Puller, pull_batch
 from qhana.bus.streams import load_spec
 
 from . import _natsconf
@@ -231,10 +232,8 @@ async def test_worker_takes_its_queue_only_and_cannot_publish_tasks(nats_url: st
             await apply_queue_consumer(impatient, "quantum")
         assert await worker.denied("$JS.API.CONSUMER.DURABLE.CREATE.QHANA_TASKS.tasks-quantum")
 
-        pull = await worker.js.pull_subscribe(
-            "qhana.tasks.default.>", durable="tasks-default", stream="QHANA_TASKS"
-        )
-        (msg,) = await pull.fetch(1, timeout=2)
+        puller = await Puller(worker.client, "QHANA_TASKS", "tasks-default").start()
+        (msg,) = await pull_batch(puller, 1, 2)  # as the task loop pulls
         assert msg.subject == "qhana.tasks.default.hello"
         await msg.in_progress()
         await msg.in_progress()  # several answers to one delivery
@@ -312,8 +311,8 @@ async def test_registry_and_recorder_consume_their_streams(nats_url: str) -> Non
         assert not await registry.denied("qhana.plugins.heartbeat.>", wait_s=0.3)
 
     async with session(nats_url, "qhana-recorder") as recorder:
-        pull = await recorder.js.pull_subscribe_bind("recorder", stream="QHANA_EVENTS")
-        (msg,) = await pull.fetch(1, timeout=2)
+        puller = await Puller(recorder.client, "QHANA_EVENTS", "recorder").start()
+        (msg,) = await pull_batch(puller, 1, 2)  # as the recorder pulls
         assert msg.data == b"succeeded"
         await msg.ack_sync(timeout=2)
         advisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.QHANA_TASKS.tasks-default"
