@@ -12,7 +12,7 @@ from __future__ import annotations
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 
-__all__ = ["delivery", "stream_seq"]
+__all__ = ["delivery", "pending", "stream_seq"]
 
 _V1_TOKENS = 9  # no domain, no account hash
 _V2_MIN_TOKENS = 11  # a trailing random token may follow
@@ -40,3 +40,9 @@ def delivery(msg: Msg) -> tuple[int, int]:
     ``num_delivered``)."""
     tokens, delivered = _tokens(msg)
     return int(tokens[delivered + 1]), int(tokens[delivered])
+
+
+def pending(msg: Msg) -> int:
+    """Messages the consumer still had to deliver after this one (``num_pending``)."""
+    tokens, delivered = _tokens(msg)
+    return int(tokens[delivered + 4])

@@ -7,7 +7,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 
-from qhana.bus.acks import delivery, stream_seq
+from qhana.bus.acks import delivery, pending, stream_seq
 
 REPLIES = (
     "$JS.ACK.QHANA_EVENTS.recorder.3.1234.77.1700000000000000000.5",  # no domain
@@ -22,6 +22,7 @@ def test_same_as_nats_py_metadata(reply: str) -> None:
     meta = msg.metadata
     assert stream_seq(msg) == meta.sequence.stream
     assert delivery(msg) == (meta.sequence.stream, meta.num_delivered)
+    assert pending(msg) == meta.num_pending
 
 
 NOT_JS = ("", "_INBOX.abc.1", "$JS.ACK.too.short", "$JS.NAK.a.b.1.2.3.4.5")
@@ -32,5 +33,7 @@ def test_not_a_jetstream_message(reply: str) -> None:
     msg = Msg(Client(), subject="x", reply=reply, data=b"")
     with pytest.raises(NotJSMessageError):
         stream_seq(msg)
+    with pytest.raises(NotJSMessageError):
+        pending(msg)
     with pytest.raises(NotJSMessageError):
         msg.metadata  # noqa: B018  (nats-py agrees)
