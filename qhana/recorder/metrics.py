@@ -1,4 +1,4 @@
-"""Task counters and durations, observed by the recorder right after each SQL commit."""
+"""Task counters and durations, read inside the recorder's projecting transaction."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from qhana.db.engine import run_read
 from qhana.db.tables import tasks
 from qhana.metrics import Metrics
 from qhana.wire import Cancelled, Failed, Succeeded, TaskEvent
 
-__all__ = ["TaskMetrics"]
+__all__ = ["FinishedRow", "count_finished", "finished_rows"]
+
+FinishedRow = tuple[Any, ...]
+"""id, plugin, status, created_at, finished_at of a task a batch finished."""
 
 _FINISHING = (Succeeded, Failed, Cancelled)
 _FINISHED = select(
@@ -22,26 +23,19 @@ _FINISHED = select(
 ).where(tasks.c.id.in_(bindparam("ids", expanding=True)), tasks.c.finished_at.is_not(None))
 
 
-def _finished(conn: Connection, ids: list[int]) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in conn.execute(_FINISHED, {"ids": ids})]
+def finished_rows(conn: Connection, events: Sequence[tuple[TaskEvent, int]]) -> list[FinishedRow]:
+    """The rows of the tasks ``events`` finished, read in the transaction that projected
+    them (no hop of its own: a separate read after each batch waited behind a busy loop)."""
+    ids = {event.task_id for event, _ in events if isinstance(event, _FINISHING)}
+    if not ids:
+        return []
+    return [tuple(row) for row in conn.execute(_FINISHED, {"ids": sorted(ids)})]
 
 
-class TaskMetrics:
-    """Counts each task that the committed batch finished, by plugin and final status."""
-
-    def __init__(self, engine: AsyncEngine, metrics: Metrics) -> None:
-        self._engine = engine
-        self._metrics = metrics
-
-    async def __call__(self, events: Sequence[tuple[TaskEvent, int]]) -> None:
-        ids = {event.task_id for event, _ in events if isinstance(event, _FINISHING)}
-        if not ids:
-            return
-        rows = await run_read(self._engine, _finished, sorted(ids))  # one hop on SQLite
-        for task_id, plugin, status, created_at, finished_at in rows:
-            duration_s = None
-            if created_at is not None:
-                duration_s = (finished_at - created_at).total_seconds()
-            self._metrics.task_finished(
-                int(task_id), str(plugin or "unknown"), str(status), duration_s
-            )
+def count_finished(metrics: Metrics, rows: Sequence[FinishedRow]) -> None:
+    """Counts each finished task by plugin and final status, with its duration."""
+    for task_id, plugin, status, created_at, finished_at in rows:
+        duration_s = None
+        if created_at is not None:
+            duration_s = (finished_at - created_at).total_seconds()
+        metrics.task_finished(int(task_id), str(plugin or "unknown"), str(status), duration_s)

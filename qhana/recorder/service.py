@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from nats.aio.client import Client
@@ -24,7 +23,7 @@ from qhana.db.projector import apply_events
 from qhana.logging import get_logger
 from qhana.metrics import Metrics
 from qhana.recorder.hook_jobs import HookForwarder, Job, prepare_webhooks, select_jobs
-from qhana.recorder.metrics import TaskMetrics
+from qhana.recorder.metrics import FinishedRow, count_finished, finished_rows
 from qhana.recorder.webhooks import DeliveryPolicy, WebhookDispatcher
 from qhana.settings import Settings
 from qhana.wire import Failed, TaskCommand, TaskEvent, parse_event
@@ -32,8 +31,6 @@ from qhana.wire import Failed, TaskCommand, TaskEvent, parse_event
 __all__ = ["Recorder", "run_recorder"]
 
 log = get_logger("qhana.recorder")
-
-Observer = Callable[[Sequence[tuple[TaskEvent, int]]], Awaitable[None]]
 
 # Under load, waiting a moment after the first event of a batch lets it grow: fewer, larger
 # transactions (qhana bench: ~20 % more tasks/s). A lone task's batch (a few events) does
@@ -52,7 +49,7 @@ class Recorder:
         engine: AsyncEngine,
         *,
         batch: int = 500,
-        observer: Observer | None = None,
+        metrics: Metrics | None = None,
         hooks: HookForwarder | None = None,
     ) -> None:
         self._nc = nc
@@ -60,7 +57,7 @@ class Recorder:
         self._engine = engine
         self._batch = batch
         self.applied = 0
-        self._observer = observer
+        self._metrics = metrics
         self._hooks = hooks
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -109,18 +106,22 @@ class Recorder:
             except ValidationError as exc:
                 log.error("recorder.bad_event", subject=msg.subject, error=str(exc))
         events = [(event, seq) for event, seq, _ in batch]
-        hooks = self._hooks is not None
+        hooks, counts = self._hooks is not None, self._metrics is not None
         try:
             if len(msgs) < BUSY_BATCH:
                 # a few events (one task's, at a low rate): on SQLite one hop to a thread
                 # with a plain sqlite3 connection, ~1/3 of the CPU of aiosqlite's hop per
                 # cursor call (~0.26 against ~0.87 ms for one event), 3 times per task
-                jobs = await run_write(self._engine, _project_batch, events, batch, hooks)
+                jobs, finished = await run_write(
+                    self._engine, _project_batch, events, batch, hooks, counts
+                )
             else:
                 # on the loop's own thread (aiosqlite hops only for the statements): a
                 # thread would hold the GIL for the whole batch and slow the HTTP edge
                 async with self._engine.begin() as conn:
-                    jobs = await conn.run_sync(_project_batch, events, batch, hooks)
+                    jobs, finished = await conn.run_sync(
+                        _project_batch, events, batch, hooks, counts
+                    )
         except Exception as exc:
             log.warning("recorder.db_failed", error=str(exc), batch=len(msgs))
             await _nak_all(msgs)
@@ -137,11 +138,8 @@ class Recorder:
             with contextlib.suppress(Exception):
                 await msg.ack()
         self.applied += len(events)
-        if self._observer is not None:
-            try:
-                await self._observer(events)
-            except Exception as exc:  # metrics never stop the projection
-                log.warning("recorder.observer_failed", error=str(exc))
+        if self._metrics is not None:
+            count_finished(self._metrics, finished)
         await self._notify(events)
         return True
 
@@ -197,11 +195,13 @@ def _project_batch(
     events: list[tuple[TaskEvent, int]],
     batch: list[tuple[TaskEvent, int, bytes]],
     hooks: bool,
-) -> list[Job]:
+    counts: bool,
+) -> tuple[list[Job], list[FinishedRow]]:
     """Project ``events`` (``batch`` without the raw bytes) inside the caller's transaction;
-    the webhook jobs of ``batch``."""
+    the webhook jobs of ``batch`` and (``counts``) the rows of the tasks it finished."""
     apply_events(conn, events)
-    return select_jobs(conn, batch) if hooks else []
+    jobs = select_jobs(conn, batch) if hooks else []
+    return jobs, finished_rows(conn, events) if counts else []
 
 
 async def _nak_all(msgs: list[Msg]) -> None:
@@ -209,10 +209,6 @@ async def _nak_all(msgs: list[Msg]) -> None:
     for msg in msgs:
         with contextlib.suppress(Exception):
             await msg.nak()
-
-
-def _observer(engine: AsyncEngine, metrics: Metrics | None) -> Observer | None:
-    return TaskMetrics(engine, metrics) if metrics is not None else None
 
 
 async def run_recorder(
@@ -236,9 +232,7 @@ async def run_recorder(
         )
         hooks = WebhookDispatcher(client, engine, public_url=settings.public_url, policy=policy)
         hooks_task = asyncio.create_task(hooks.run(stop))
-        recorder = Recorder(
-            client, engine, observer=_observer(engine, metrics), hooks=HookForwarder(js)
-        )
+        recorder = Recorder(client, engine, metrics=metrics, hooks=HookForwarder(js))
         try:
             await recorder.run(stop)
         finally:
