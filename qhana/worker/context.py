@@ -105,7 +105,8 @@ class WorkerContext:
         self._uploads = uploads
         self._counter = 0
         self.requested_step: RequestedStep | None = None
-        self.cancel_event = asyncio.Event()
+        self._cancelled = False
+        self._cancel_waiters: list[asyncio.Future[None]] = []
         self._closed = False
         self._pending: list[PendingEvent] = []
         # started and one output, held back up to linger_s to fold into the ending event
@@ -131,7 +132,24 @@ class WorkerContext:
 
     @property
     def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Stop the attempt's handler (a cancel request, or its timeout): a sync handler in
+        the pool sees ``cancelled``; ``run_handler`` wakes through ``wake_on_cancel``."""
+        self._cancelled = True
+        waiters, self._cancel_waiters = self._cancel_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def wake_on_cancel(self, waiter: asyncio.Future[None]) -> None:
+        """``waiter`` is done once the attempt is cancelled (at once if it already is)."""
+        if self._cancelled:
+            if not waiter.done():
+                waiter.set_result(None)
+        else:
+            self._cancel_waiters.append(waiter)
 
     def event_fields(self) -> dict[str, Any]:
         """Common fields of the next event of this attempt (with a unique, stable event id)."""

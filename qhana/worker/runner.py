@@ -166,7 +166,7 @@ class TaskLoop:
         """A control message: stop the attempt of the task running here, if there is one."""
         ctx = self._running.get(task_id)
         if ctx is not None:
-            ctx.cancel_event.set()
+            ctx.cancel()
 
     async def handle(self, msg: Msg) -> None:
         cmd_seq, attempt = delivery(msg)
