@@ -58,10 +58,6 @@ class _Request:
             self.done.set_result(None)
 
 
-def _end_in_time(request: _Request) -> None:
-    request.end()
-
-
 class Puller:
     """Pulls batches of one durable consumer (``start`` first, ``close`` at the end)."""
 
@@ -125,7 +121,7 @@ class Puller:
         if no_wait:
             body["no_wait"] = True
         self._open = request
-        timer = loop.call_later(expires_s + _MARGIN_S, _end_in_time, request)
+        timer = loop.call_later(expires_s + _MARGIN_S, request.end)
         try:
             await self._nc.publish(self._next, orjson.dumps(body), reply=request.reply)
             await request.done
