@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qhana.bus import connect, subjects
 from qhana.bus.acks import pending, stream_seq
+from qhana.bus.nak import hand_back
 from qhana.bus.publish import publish_event
 from qhana.bus.pull import Puller, pull_batch
 from qhana.db.engine import run_write
@@ -208,7 +209,7 @@ async def _nak_all(msgs: list[Msg]) -> None:
     """Send a batch back: redelivered first, in order, once the caller's backoff is over."""
     for msg in msgs:
         with contextlib.suppress(Exception):
-            await msg.nak()
+            await hand_back(msg)
 
 
 async def run_recorder(

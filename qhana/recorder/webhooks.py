@@ -120,7 +120,7 @@ class WebhookDispatcher:
             finally:
                 for msg in await puller.close():  # delivered late: again at once, elsewhere
                     with contextlib.suppress(Exception):
-                        await msg.nak()
+                        await hand_back(msg)
 
     async def _handle_batch(self, msgs: list[Msg], poster: Poster) -> None:
         """Tasks in parallel; the jobs of one task in order."""
@@ -149,7 +149,7 @@ class WebhookDispatcher:
                 rows = await _subscriptions(conn, event.task_id, kinds)
         except Exception as exc:
             log.warning("webhooks.db_failed", task_id=event.task_id, error=str(exc))
-            await msg.nak(delay=1.0)
+            await hand_back(msg, 1.0)
             return
         calls = [
             self._deliver(poster, row.href, row.source or self._source(event.task_id), kind)
