@@ -10,6 +10,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
+from qhana.bus.direct import direct_responses
 from qhana.errors import BusUnavailable
 from qhana.logging import get_logger
 from qhana.settings import NatsSettings
@@ -99,6 +100,7 @@ async def connect(
         nc: Client = connecting.result()
     except Exception as exc:  # nats raises several unrelated types here
         raise BusUnavailable(f"cannot connect to NATS at {settings.url}: {exc}") from exc
+    await direct_responses(nc)
     return nc
 
 

@@ -28,6 +28,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import Header
 
+from qhana.bus.direct import deliver_directly
 from qhana.errors import BusUnavailable
 
 __all__ = ["Puller", "pull_batch"]
@@ -72,7 +73,8 @@ class Puller:
 
     async def start(self) -> Puller:
         self._inbox = self._nc.new_inbox()
-        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_msg)
+        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_msg_cb)
+        deliver_directly(self._sub, self._on_msg)
         return self
 
     async def close(self) -> list[Msg]:
@@ -86,7 +88,10 @@ class Puller:
         self._ready.clear()
         return left
 
-    async def _on_msg(self, msg: Msg) -> None:
+    async def _on_msg_cb(self, msg: Msg) -> None:  # used only where deliver_directly cannot
+        self._on_msg(msg)
+
+    def _on_msg(self, msg: Msg) -> None:
         headers = msg.headers
         status = headers.get(Header.STATUS) if headers and not msg.data else None
         request = self._open

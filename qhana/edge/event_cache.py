@@ -42,6 +42,7 @@ from nats.js.client import JetStreamContext
 
 from qhana.bus import subjects
 from qhana.bus.acks import stream_seq
+from qhana.bus.direct import deliver_directly
 from qhana.logging import get_logger
 from qhana.wire import TERMINAL_KINDS, EventKind
 
@@ -308,9 +309,12 @@ class EventCache:
         self._reconnects = self._nc.stats["reconnects"]  # any later reconnect stops us
         js = self._nc.jetstream()
 
-        async def _on_msg(msg: Msg) -> None:
+        def _deliver(msg: Msg) -> None:
             if generation == self._generation:
                 self._on_msg(msg)
+
+        async def _on_msg(msg: Msg) -> None:  # used only where deliver_directly cannot
+            _deliver(msg)
 
         sub: JetStreamContext.PushSubscription | None = None
         try:
@@ -321,6 +325,7 @@ class EventCache:
                 deliver_policy=DeliverPolicy.NEW,
                 cb=_on_msg,
             )
+            deliver_directly(sub, _deliver)
             # read only now that the consumer exists: tasks above L0 are covered
             tasks, events = await asyncio.gather(
                 js.stream_info(subjects.TASKS_STREAM), js.stream_info(subjects.EVENTS_STREAM)
