@@ -192,7 +192,7 @@ async def run_up(
                 starts.insert(0, workers.run(stop))
                 worker_ready.set()  # ready once the registry lists its plugins (below)
             else:
-                starts.append(run_worker(settings, stop, ready=worker_ready))
+                starts.append(run_worker(settings, stop, ready=worker_ready, nc=nc))
             roles = [asyncio.create_task(coro) for coro in starts]
             app = create_app(settings, nc=nc, engine=engine, metrics=metrics)
             runner = await serve_edge(app, host, port)

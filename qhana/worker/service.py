@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from nats.aio.client import Client
+
 from qhana.bus import apply_queue_consumer, connect, subjects
 from qhana.logging import get_logger
 from qhana.sdk import Plugin
@@ -50,16 +52,25 @@ def task_slots(plugins: Sequence[Plugin], concurrency: int, pool_size: int) -> i
 
 
 async def run_worker(
-    settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    ready: asyncio.Event | None = None,
+    nc: Client | None = None,
 ) -> None:
-    """Serve ``settings.queue`` until ``stop`` is set; drain in-flight tasks; withdraw."""
+    """Serve ``settings.queue`` until ``stop`` is set; drain in-flight tasks; withdraw.
+
+    ``nc``: a connection shared with other roles of this process (``qhana up``), left open;
+    without it the worker connects (and drains) its own."""
     git_folders, git_errors = await sync_git_plugins(settings.git_plugins, settings.git_plugins_dir)
     loaded = discover_plugins(settings, git_folders)
     loaded.errors.extend(git_errors)
     queue = settings.queue
     offered = {k: p for k, p in loaded.plugins.items() if p.queue == queue}
     slots = task_slots(list(offered.values()), settings.worker_concurrency, settings.sync_pool_size)
-    nc = await connect(settings.nats, f"qhana-worker-{settings.runner_id}", stop=stop)
+    own = nc is None
+    if nc is None:
+        nc = await connect(settings.nats, f"qhana-worker-{settings.runner_id}", stop=stop)
     pool = ThreadPoolExecutor(settings.sync_pool_size, thread_name_prefix="qhana-plugin")
     try:
         js = nc.jetstream()
@@ -127,5 +138,6 @@ async def run_worker(
             await presence.withdraw()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        with contextlib.suppress(Exception):
-            await nc.drain()
+        if own:
+            with contextlib.suppress(Exception):
+                await nc.drain()
