@@ -13,8 +13,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import nats
+from nats.aio.client import Client
 from support.stack import Stack, start_stack
 
+from qhana.bus import start_nats_server
 from qhana.settings import Settings
 
 # the `browser` fixture (Debian chromium via playwright) for tests/browser
@@ -24,6 +27,18 @@ PG_URL = os.environ.get(
     "QHANA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 FIXTURE_PLUGINS = Path(__file__).parent / "fixture_plugins"
+
+
+@pytest.fixture
+async def nc(tmp_path: Path) -> AsyncIterator[Client]:
+    """One client of a nats-server of its own (no stack); a module with other needs
+    defines its own ``nc``."""
+    async with start_nats_server(tmp_path / "js") as server:
+        client = await nats.connect(server.url)
+        try:
+            yield client
+        finally:
+            await client.close()
 
 
 # asyncpg's own DSN of PG_URL (QHANA_TEST_POSTGRES_URL lets a run use its own database)

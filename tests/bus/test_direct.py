@@ -6,32 +6,20 @@ internals differ nothing changes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy, StreamConfig
 
-from qhana.bus import start_nats_server
 from qhana.bus.direct import _Direct, deliver_directly, direct_responses
 from qhana.bus.publish import _acked_publish
 
 pytestmark = pytest.mark.timeout(30)
 
-
-@pytest.fixture
-async def nc(tmp_path: Path) -> AsyncIterator[Client]:
-    """One client publishes and subscribes: the server then has each SUB before the PUBs
-    that follow it (a second connection's PUBs may come first, seen)."""
-    async with start_nats_server(tmp_path / "js") as server:
-        client = await nats.connect(server.url)
-        try:
-            yield client
-        finally:
-            await client.close()
+# Each test publishes and subscribes with one client (the shared ``nc`` fixture): the server
+# then has its SUB before the PUBs that follow it (a second connection's PUBs may come
+# first, seen).
 
 
 async def _never(msg: Msg) -> None:

@@ -5,9 +5,7 @@ exceptions when the stream is away or refuses the message."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import nats
 import nats.errors
@@ -18,20 +16,10 @@ from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 from support.worker_context import accepted
 
-from qhana.bus import publish, start_nats_server, subjects
+from qhana.bus import publish, subjects
 from qhana.bus.publish import publish_command, publish_event
 from qhana.errors import BusUnavailable
 from qhana.wire import TaskCommand
-
-
-@pytest.fixture
-async def nc(tmp_path: Path) -> AsyncIterator[Client]:
-    async with start_nats_server(tmp_path / "js") as server:
-        client = await nats.connect(server.url)
-        try:
-            yield client
-        finally:
-            await client.close()
 
 
 def _command(command_id: str) -> TaskCommand:
