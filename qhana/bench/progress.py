@@ -25,7 +25,7 @@ class Phase:
 
 @dataclass
 class Progress:
-    """Numbered phase lines: ``[ 4/11] raw JetStream ceiling ... 6,066 tasks/s (0.9 s)``."""
+    """Numbered phase lines: ``[ 2/10] idle RSS ... 112.3 MiB (1.0 s)``."""
 
     total: int
     stream: TextIO = field(default_factory=lambda: sys.stderr)

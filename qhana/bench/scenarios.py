@@ -36,6 +36,7 @@ class BenchConfig:
 
     raw_tasks: int = 5000
     completion_tasks: int = 5000
+    rounds: int = 3  # of the raw ceiling and the completion, one right after the other
     clients: int = 16
     latency_tasks: int = 200
     poll_interval_s: float = 0.005
@@ -49,6 +50,7 @@ class BenchConfig:
 QUICK = BenchConfig(
     raw_tasks=1000,
     completion_tasks=500,
+    rounds=1,
     latency_tasks=25,
     get_requests=2000,
     get_max_s=1.0,

@@ -71,4 +71,8 @@ def test_bench_quick_writes_every_key(tmp_path: Path) -> None:
         p = results[key]
         assert _sane(p["p50"]) and p["p50"] <= p["p90"] <= p["p99"], (key, p)
     assert 0 < results["completion_ratio"] < 10
+    rounds = results["rounds"]  # --quick: one round, whose figures are the reported ones
+    assert len(rounds) == results["config"]["rounds"] == 1
+    assert rounds[0]["completion_ratio"] == results["completion_ratio"]
+    assert rounds[0]["raw_ceiling_tasks_per_s"] == results["raw_ceiling_tasks_per_s"]
     assert set(results["targets_met"]) >= {"completion_tasks_per_s", "idle_rss_mib"}
