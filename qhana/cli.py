@@ -86,6 +86,10 @@ async def _registry(settings: Settings, args: argparse.Namespace, stop: asyncio.
 
 
 async def _recorder(settings: Settings, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    idle_exit_s = getattr(args, "helper_idle_exit", None)
+    if idle_exit_s is not None:
+        await _recorder_helper(settings, stop, idle_exit_s)
+        return
     if getattr(args, "rebuild", False):
         await _rebuild_projection(settings, stop)
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
@@ -93,6 +97,38 @@ async def _recorder(settings: Settings, args: argparse.Namespace, stop: asyncio.
         await _with_engine(settings, stop, "recorder")
     else:
         await _recorder_with_metrics(settings, stop, port)
+
+
+async def _recorder_helper(settings: Settings, stop: asyncio.Event, idle_exit_s: float) -> None:
+    """``qhana up``'s helper recorder (qhana/up_recorder.py): says when it pulls, reports
+    the tasks it saw finish to ``qhana up``, exits after ``idle_exit_s`` without events."""
+    from qhana.bus import connect, subjects
+    from qhana.db import create_engine
+    from qhana.recorder import run_recorder
+    from qhana.recorder.metrics import FinishedRow, summarise
+    from qhana.up_recorder import READY_LINE, finished_report
+
+    nc = await connect(settings.nats, "qhana-recorder-helper", stop=stop)
+    engine = create_engine(settings.database_url)
+    ready = asyncio.Event()
+
+    async def _report(rows: list[FinishedRow]) -> None:
+        await nc.publish(subjects.UP_FINISHED, finished_report(summarise(rows)))
+
+    async def _say_ready() -> None:
+        await ready.wait()
+        sys.stdout.buffer.write(READY_LINE + b"\n")
+        sys.stdout.flush()
+
+    saying = asyncio.create_task(_say_ready())
+    try:
+        await run_recorder(
+            settings, engine, stop, nc=nc, on_finished=_report, ready=ready, idle_exit_s=idle_exit_s
+        )
+    finally:
+        saying.cancel()
+        await engine.dispose()
+        await nc.drain()
 
 
 async def _recorder_with_metrics(settings: Settings, stop: asyncio.Event, port: int) -> None:
@@ -217,6 +253,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     recorder.add_argument(
         "--metrics-port", type=_port, default=None, help="serve /metrics (or QHANA_METRICS_PORT)"
+    )
+    recorder.add_argument(
+        "--settings-stdin",
+        action="store_true",
+        help="read all settings as JSON from standard input (how `qhana up` starts its helper)",
+    )
+    recorder.add_argument(
+        "--helper-idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="run as `qhana up`'s helper recorder: exit after this long without events",
     )
     recorder.set_defaults(run=_recorder)
 

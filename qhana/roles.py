@@ -45,6 +45,7 @@ ROLE_MODULES = (
     "qhana.metrics",
     "qhana.recorder",
     "qhana.registry",
+    "qhana.up_recorder",
     "qhana.up_workers",
     "qhana.worker.service",
 )
@@ -164,6 +165,7 @@ async def run_up(
         from qhana.metrics import Metrics
         from qhana.recorder import run_recorder
         from qhana.registry import run_registry
+        from qhana.up_recorder import RecorderHelper
         from qhana.up_workers import WorkerProcesses
         from qhana.worker.service import run_worker
 
@@ -182,9 +184,11 @@ async def run_up(
             )
             worker_ready = asyncio.Event()
             metrics = Metrics()  # one registry: the edge serves what the recorder counts
+            helper = RecorderHelper(settings, nc, metrics)  # a 2nd recorder under load
             starts: list[Coroutine[Any, Any, None]] = [
                 run_registry(settings, engine, stop, nc=nc),
-                run_recorder(settings, engine, stop, nc=nc, metrics=metrics),
+                run_recorder(settings, engine, stop, nc=nc, metrics=metrics, helper=helper),
+                helper.run(stop),
             ]
             if settings.up_worker_processes:
                 # spawned first: its start-up overlaps the edge's

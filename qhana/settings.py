@@ -254,6 +254,12 @@ class Settings(BaseSettings):
     up_worker_processes: int = Field(
         default=0, ge=0, le=16, validation_alias=AliasChoices("QHANA_UP_WORKER_PROCESSES")
     )
+    # `qhana up`: when its recorder sees this many task events waiting, a helper recorder
+    # process takes over the SQL projection on another core until it has been idle for
+    # 20 s (qhana/up_recorder.py); 0: never, the one process records everything
+    up_recorder_helper_backlog: int = Field(
+        default=1000, ge=0, validation_alias=AliasChoices("QHANA_UP_RECORDER_HELPER_BACKLOG")
+    )
     log_format: str = Field(default="auto", validation_alias=AliasChoices("QHANA_LOG_FORMAT"))
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("QHANA_LOG_LEVEL", "DEFAULT_LOG_LEVEL")

@@ -19,7 +19,7 @@ from qhana.bus.embedded import die_with_parent
 from qhana.logging import get_logger
 from qhana.settings import Settings
 
-__all__ = ["WorkerProcesses"]
+__all__ = ["WorkerProcesses", "terminate"]
 
 log = get_logger("qhana.up")
 
@@ -74,7 +74,7 @@ class WorkerProcesses:
             await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if not exited.done():
-                await _terminate(proc, exited)
+                await terminate(proc, exited)
                 return
             log.error("up.worker_exited", pid=proc.pid, returncode=proc.returncode, index=index)
             with contextlib.suppress(TimeoutError):  # restart after a pause, unless stopping
@@ -82,14 +82,17 @@ class WorkerProcesses:
             backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
 
 
-async def _terminate(proc: asyncio.subprocess.Process, exited: asyncio.Future[int]) -> None:
-    """SIGTERM (the worker drains its running tasks), SIGKILL after ``STOP_TIMEOUT_S``."""
+async def terminate(
+    proc: asyncio.subprocess.Process, exited: asyncio.Future[int], what: str = "worker"
+) -> None:
+    """SIGTERM (a worker drains its running tasks, a recorder acks its batch), SIGKILL after
+    ``STOP_TIMEOUT_S``."""
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(exited), STOP_TIMEOUT_S)
     except TimeoutError:
-        log.warning("up.worker_killed", pid=proc.pid, after_s=STOP_TIMEOUT_S)
+        log.warning(f"up.{what}_killed", pid=proc.pid, after_s=STOP_TIMEOUT_S)
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await exited

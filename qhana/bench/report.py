@@ -81,6 +81,15 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("  stack CPU per task", "completion_cpu_ms_per_task", None, "ms", "-", "-", None),
     Row(
+        "  helper recorder processes started",
+        "recorder_helpers_started",
+        None,
+        "",
+        "-",
+        "-",
+        None,
+    ),
+    Row(
         "HTTP submit",
         "submit_per_s",
         None,

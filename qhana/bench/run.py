@@ -134,7 +134,8 @@ async def _measure(
                 f"listed {results['plugin_listed_s']} s, "
                 f"{results['worker_scaling_ratio']}x, gone {results['runner_dead_s']} s"
             )
-        results["rss_after_load_mib"] = round(stack.rss_mib(), 1)
+        results["rss_after_load_mib"] = round(stack.rss_mib(), 1)  # with a helper, if one runs
+        results["recorder_helpers_started"] = stack.log_count("up.recorder_helper_started")
 
 
 async def run_bench(

@@ -110,6 +110,11 @@ class BenchStack:
         span = datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))
         return span.total_seconds()
 
+    def log_count(self, event: str) -> int:
+        """Lines of ``qhana up``'s JSON log with this event."""
+        needle = f'"event":"{event}"'.encode()
+        return sum(needle in line for line in self.stderr_path.read_bytes().splitlines())
+
     async def stop(self, timeout_s: float = 20.0) -> None:
         if self.process.returncode is not None:
             return

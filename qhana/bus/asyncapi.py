@@ -159,6 +159,17 @@ CHANNELS: tuple[Channel, ...] = (
         },
     ),
     Channel(
+        subjects.UP_FINISHED,
+        "Tasks the helper recorder of `qhana up` saw finish, for that process's /metrics "
+        "(core NATS; rows of task id, plugin, status, duration in seconds or null).",
+        "qhana up (its helper recorder process; no deployment uses it)",
+        "qhana up (its /metrics)",
+        raw_payload={
+            "type": "array",
+            "items": {"type": "array", "minItems": 4, "maxItems": 4},
+        },
+    ),
+    Channel(
         "qhana.ui.{plugin}",
         "Plugin UI / metadata by request-reply (micro service qhana-runner).",
         "edge",

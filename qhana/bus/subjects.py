@@ -19,6 +19,7 @@ __all__ = [
     "SEED_POLL",
     "STATE_BUCKET",
     "TASKS_STREAM",
+    "UP_FINISHED",
     "announce",
     "cancel",
     "cancelled_marker",
@@ -52,6 +53,7 @@ HEARTBEAT_ALL = "qhana.plugins.heartbeat.*"
 # core NATS: the registry notifies after each catalogue change; the edge asks for seed polls
 REGISTRY_CHANGED = "qhana.registry.changed"
 SEED_POLL = "qhana.registry.seeds.poll"
+UP_FINISHED = "qhana.up.finished"  # `qhana up`'s helper recorder: tasks it saw finish
 
 
 def task(queue: str, plugin_identifier: str) -> str:

@@ -12,7 +12,7 @@ from qhana.db.tables import tasks
 from qhana.metrics import Metrics
 from qhana.wire import Cancelled, Failed, Succeeded, TaskEvent
 
-__all__ = ["FinishedRow", "count_finished", "finished_rows"]
+__all__ = ["FinishedRow", "count_finished", "finished_rows", "summarise"]
 
 FinishedRow = tuple[Any, ...]
 """id, plugin, status, created_at, finished_at of a task a batch finished."""
@@ -32,10 +32,18 @@ def finished_rows(conn: Connection, events: Sequence[tuple[TaskEvent, int]]) -> 
     return [tuple(row) for row in conn.execute(_FINISHED, {"ids": sorted(ids)})]
 
 
-def count_finished(metrics: Metrics, rows: Sequence[FinishedRow]) -> None:
-    """Counts each finished task by plugin and final status, with its duration."""
+def summarise(rows: Sequence[FinishedRow]) -> list[tuple[int, str, str, float | None]]:
+    """Each finished task as id, plugin, final status and duration in seconds."""
+    summary: list[tuple[int, str, str, float | None]] = []
     for task_id, plugin, status, created_at, finished_at in rows:
         duration_s = None
         if created_at is not None:
             duration_s = (finished_at - created_at).total_seconds()
-        metrics.task_finished(int(task_id), str(plugin or "unknown"), str(status), duration_s)
+        summary.append((int(task_id), str(plugin or "unknown"), str(status), duration_s))
+    return summary
+
+
+def count_finished(metrics: Metrics, rows: Sequence[FinishedRow]) -> None:
+    """Counts each finished task by plugin and final status, with its duration."""
+    for task_id, plugin, status, duration_s in summarise(rows):
+        metrics.task_finished(task_id, plugin, status, duration_s)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -29,7 +31,7 @@ from qhana.recorder.webhooks import DeliveryPolicy, WebhookDispatcher
 from qhana.settings import Settings
 from qhana.wire import Failed, TaskCommand, TaskEvent, parse_event
 
-__all__ = ["Recorder", "run_recorder"]
+__all__ = ["FinishedSink", "Helper", "Recorder", "run_recorder"]
 
 log = get_logger("qhana.recorder")
 
@@ -39,6 +41,27 @@ log = get_logger("qhana.recorder")
 # first event says a backlog fills it anyway (its num_pending).
 BUSY_BATCH = 8
 LINGER_S = 0.01
+
+FinishedSink = Callable[[list[FinishedRow]], Awaitable[None]]
+"""Where a recorder reports the tasks a batch finished (besides, or instead of, metrics)."""
+
+
+class Helper(Protocol):
+    """Another process that records for this recorder while it lags (``qhana up``)."""
+
+    @property
+    def serving(self) -> bool:
+        """The helper projects: this recorder pauses."""
+        ...
+
+    def note_backlog(self, waiting: int) -> None:
+        """Events that were waiting as a batch of this recorder began."""
+        ...
+
+    async def wait_over(self, stop: asyncio.Event) -> None:
+        """Until the helper stopped serving (or ``stop``)."""
+        ...
+
 
 MAX_DELIVERIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + subjects.TASKS_STREAM + ".*"
 
@@ -52,6 +75,8 @@ class Recorder:
         batch: int = 500,
         metrics: Metrics | None = None,
         hooks: HookForwarder | None = None,
+        helper: Helper | None = None,
+        on_finished: FinishedSink | None = None,
     ) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
@@ -60,14 +85,30 @@ class Recorder:
         self.applied = 0
         self._metrics = metrics
         self._hooks = hooks
+        self._helper = helper
+        self._on_finished = on_finished
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        ready: asyncio.Event | None = None,
+        idle_exit_s: float | None = None,
+    ) -> None:
+        """Project until ``stop`` (or, with ``idle_exit_s``, until that long without events)."""
         puller = await Puller(self._nc, subjects.EVENTS_STREAM, subjects.RECORDER_DURABLE).start()
         advisories = await self._nc.subscribe(MAX_DELIVERIES, cb=self._on_max_deliveries)
+        if ready is not None:
+            ready.set()
+        loop = asyncio.get_running_loop()
+        last_event = loop.time()
         backoff_s = 0.1
         busy = False
         try:
             while not stop.is_set():
+                if self._helper is not None and self._helper.serving:
+                    await self._helper.wait_over(stop)  # its pulls are answered meanwhile
+                    continue
                 try:
                     msgs = await self._next_batch(puller, linger=busy)
                 except Exception as exc:
@@ -76,7 +117,13 @@ class Recorder:
                     continue
                 busy = len(msgs) >= BUSY_BATCH
                 if not msgs:
+                    if idle_exit_s is not None and loop.time() - last_event >= idle_exit_s:
+                        log.info("recorder.idle_exit", idle_s=idle_exit_s)
+                        break
                     continue
+                last_event = loop.time()
+                if self._helper is not None:  # events waiting as the batch began
+                    self._helper.note_backlog(pending(msgs[0]) + 1)
                 if await self._project(msgs):
                     backoff_s = 0.1
                 else:
@@ -107,7 +154,8 @@ class Recorder:
             except ValidationError as exc:
                 log.error("recorder.bad_event", subject=msg.subject, error=str(exc))
         events = [(event, seq) for event, seq, _ in batch]
-        hooks, counts = self._hooks is not None, self._metrics is not None
+        hooks = self._hooks is not None
+        counts = self._metrics is not None or self._on_finished is not None
         try:
             if len(msgs) < BUSY_BATCH:
                 # a few events (one task's, at a low rate): on SQLite one hop to a thread
@@ -141,6 +189,9 @@ class Recorder:
         self.applied += len(events)
         if self._metrics is not None:
             count_finished(self._metrics, finished)
+        if self._on_finished is not None and finished:
+            with contextlib.suppress(Exception):
+                await self._on_finished(finished)
         await self._notify(events)
         return True
 
@@ -219,7 +270,13 @@ async def run_recorder(
     *,
     nc: Client | None = None,
     metrics: Metrics | None = None,
+    helper: Helper | None = None,
+    on_finished: FinishedSink | None = None,
+    ready: asyncio.Event | None = None,
+    idle_exit_s: float | None = None,
 ) -> None:
+    """The recorder and its webhook dispatcher until ``stop`` (``idle_exit_s``: or until
+    that long without an event, as ``qhana up``'s helper recorder does)."""
     own = nc is None
     client = nc or await connect(settings.nats, "qhana-recorder", stop=stop)
     try:
@@ -233,9 +290,17 @@ async def run_recorder(
         )
         hooks = WebhookDispatcher(client, engine, public_url=settings.public_url, policy=policy)
         hooks_task = asyncio.create_task(hooks.run(stop))
-        recorder = Recorder(client, engine, metrics=metrics, hooks=HookForwarder(js))
+        recorder = Recorder(
+            client,
+            engine,
+            metrics=metrics,
+            hooks=HookForwarder(js),
+            helper=helper,
+            on_finished=on_finished,
+        )
         try:
-            await recorder.run(stop)
+            await recorder.run(stop, ready=ready, idle_exit_s=idle_exit_s)
+            stop.set()  # idle: the webhook dispatcher ends its deliveries too
         finally:
             if not stop.is_set():
                 hooks_task.cancel()
