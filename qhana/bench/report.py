@@ -80,6 +80,7 @@ ROWS: tuple[Row, ...] = (
         None,
     ),
     Row("  stack CPU per task", "completion_cpu_ms_per_task", None, "ms", "-", "-", None),
+    Row("  load generator CPU per task", "load_cpu_ms_per_task", None, "ms", "-", "-", None),
     Row(
         "  helper recorder processes started",
         "recorder_helpers_started",

@@ -52,6 +52,7 @@ def _p(latency: dict[str, float]) -> str:
 
 
 _ROUND_KEYS = (
+    "load_cpu_ms_per_task",
     "completion_tasks_per_s",
     "completion_s",
     "completion_cpu_ms_per_task",

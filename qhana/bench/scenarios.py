@@ -82,8 +82,8 @@ async def completion(
     stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
 ) -> dict[str, float]:
     """``completion_tasks`` hello-world POSTs by ``clients`` clients, until all SUCCESS in SQL."""
-    started, cpu_before = time.perf_counter(), stack.cpu_s()
-    submitted = await submit_many(http, stack.base, cfg.completion_tasks, cfg.clients)
+    started, cpu_before, load_before = time.perf_counter(), stack.cpu_s(), time.process_time()
+    submitted = await submit_many(stack.base, cfg.completion_tasks, cfg.clients)
     await _all_success(
         stack, min(submitted.task_ids), cfg.completion_tasks, cfg.completion_timeout_s
     )
@@ -96,6 +96,11 @@ async def completion(
             (stack.cpu_s() - cpu_before) * 1000 / cfg.completion_tasks, 3
         ),
         "submit_per_s": round(submitted.per_s, 1),
+        # this process (the load generator and the SQL polls) per task: what it takes from
+        # the stack on a small machine
+        "load_cpu_ms_per_task": round(
+            (time.process_time() - load_before) * 1000 / cfg.completion_tasks, 3
+        ),
     }
 
 
@@ -139,7 +144,7 @@ async def backlog(
         await _pause(nc, queues, paused=True)
         try:
             cpu_before = stack.cpu_s()
-            submitted = await submit_many(http, stack.base, cfg.completion_tasks, cfg.clients)
+            submitted = await submit_many(stack.base, cfg.completion_tasks, cfg.clients)
             submit_cpu_s = stack.cpu_s() - cpu_before
             delivered = await _delivered(nc, queues)
         finally:
@@ -216,7 +221,7 @@ async def _burn_rate(
     (adds the submit and the 20 ms poll, the same for 1 and 2 workers)."""
     form = {"rounds": str(cfg.burn_rounds)}
     started = time.perf_counter()
-    submitted = await submit_many(http, stack.base, cfg.scaling_tasks, 4, BURN, form)
+    submitted = await submit_many(stack.base, cfg.scaling_tasks, 4, BURN, form)
     await _all_success(stack, min(submitted.task_ids), cfg.scaling_tasks, 120)
     wall_s = time.perf_counter() - started
     span_s = await asyncio.to_thread(stack.busy_span_s, min(submitted.task_ids))
