@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from qhana.bench.load import latency_poll, latency_sse, session
 from qhana.bench.progress import Progress
 from qhana.bench.raw import raw_ceiling
@@ -61,11 +59,7 @@ _ROUND_KEYS = (
 
 
 async def _ceiling_and_completion(
-    stack: BenchStack,
-    http: aiohttp.ClientSession,
-    cfg: BenchConfig,
-    results: dict[str, Any],
-    progress: Progress,
+    stack: BenchStack, cfg: BenchConfig, results: dict[str, Any], progress: Progress
 ) -> None:
     """``cfg.rounds`` rounds of the raw ceiling, then the completion right after it.
 
@@ -77,7 +71,7 @@ async def _ceiling_and_completion(
         title = f"raw ceiling, then {cfg.completion_tasks:,} tasks (round {number}/{cfg.rounds})"
         with progress.phase(title) as phase:
             ceiling = await raw_ceiling(stack.nats_url, cfg.raw_tasks, cfg.clients)
-            done = await completion(stack, http, cfg)
+            done = await completion(stack, cfg)
             ratio = done["completion_tasks_per_s"] / ceiling
             rounds.append(
                 {"raw_ceiling_tasks_per_s": round(ceiling, 1), **done, "completion_ratio": ratio}
@@ -107,9 +101,9 @@ async def _measure(
             await asyncio.sleep(1.0)
             results["idle_rss_mib"] = round(stack.rss_mib(), 1)
             phase.outcome = f"{results['idle_rss_mib']} MiB"
-        await _ceiling_and_completion(stack, http, cfg, results, progress)
+        await _ceiling_and_completion(stack, cfg, results, progress)
         with progress.phase("submit alone, then drain") as phase:
-            results.update(await backlog(stack, http, cfg))
+            results.update(await backlog(stack, cfg))
             phase.outcome = (
                 f"{results['submit_alone_per_s']:,.0f} POST/s, "
                 f"{results['drain_tasks_per_s']:,.0f} tasks/s"

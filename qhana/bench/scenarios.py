@@ -78,9 +78,7 @@ async def _all_success(stack: BenchStack, min_id: int, count: int, timeout_s: fl
     await until(_done, timeout_s, interval_s=0.02)
 
 
-async def completion(
-    stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
-) -> dict[str, float]:
+async def completion(stack: BenchStack, cfg: BenchConfig) -> dict[str, float]:
     """``completion_tasks`` hello-world POSTs by ``clients`` clients, until all SUCCESS in SQL."""
     started, cpu_before, load_before = time.perf_counter(), stack.cpu_s(), time.process_time()
     submitted = await submit_many(stack.base, cfg.completion_tasks, cfg.clients)
@@ -131,9 +129,7 @@ async def _delivered(nc: Client, consumers: list[str]) -> int:
     return sum(int(info["delivered"]["consumer_seq"]) for info in infos)
 
 
-async def backlog(
-    stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
-) -> dict[str, float]:
+async def backlog(stack: BenchStack, cfg: BenchConfig) -> dict[str, float]:
     """The two halves of ``completion`` apart. With the workers' consumers paused, the edge
     alone takes ``completion_tasks`` POSTs (no worker competes for the CPU: the edge's own
     capacity, as when workers run on other machines); resumed, the workers and the recorder
@@ -213,9 +209,7 @@ async def _worker_ready(log_path: Path, timeout_s: float = 30) -> float:
     return time.perf_counter()
 
 
-async def _burn_rate(
-    stack: BenchStack, http: aiohttp.ClientSession, cfg: BenchConfig
-) -> tuple[float, float]:
+async def _burn_rate(stack: BenchStack, cfg: BenchConfig) -> tuple[float, float]:
     """Tasks/s over the workers' busy span (first start to last finish: the scaling
     figure), and over the wall clock from the first POST until all were seen SUCCESS
     (adds the submit and the 20 ms poll, the same for 1 and 2 workers)."""
@@ -267,13 +261,13 @@ async def workers(
         listed_at = time.perf_counter()
         ready_at = await ready
         machine = await machine_scaling()
-        one_before = await _burn_rate(stack, http, cfg)
+        one_before = await _burn_rate(stack, cfg)
         second = await start_worker(stack.nats_url, "bench-w2", stack.data_dir / "w2.log")
         started.append(second)
         await _worker_ready(stack.data_dir / "w2.log")
-        two, two_wall = await _burn_rate(stack, http, cfg)
+        two, two_wall = await _burn_rate(stack, cfg)
         await second.stop()  # SIGTERM: it withdraws, the first worker runs alone again
-        one_after = await _burn_rate(stack, http, cfg)
+        one_after = await _burn_rate(stack, cfg)
         one = (one_before[0] + one_after[0]) / 2
         one_wall = (one_before[1] + one_after[1]) / 2
         first.kill()  # the worker left serving the plugin
@@ -311,7 +305,7 @@ async def split_stack(
         first_s, _ = await first_task(stack, http)
         await asyncio.sleep(1.0)
         rss = stack.rss_mib()
-        done = await completion(stack, http, cfg)
+        done = await completion(stack, cfg)
     finally:
         await stack.stop()
     return {
