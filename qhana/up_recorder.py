@@ -3,13 +3,14 @@
 The one process of ``qhana up`` runs the edge, the worker and the recorder on one core (one
 GIL). Under a burst, the recorder's SQL projection falls behind the edge and the worker and
 they take turns on that core. When the in-process recorder sees at least
-``QHANA_UP_RECORDER_HELPER_BACKLOG`` events waiting, this starts ``qhana recorder --helper``
-(the same settings over a pipe, the same SQL database) on the machine's other core. It shares
-the recorder's durable consumer (two recorders are safe: the projection is idempotent and
-order-tolerant), and once it is ready the in-process recorder pauses until the helper has
-exited. The helper exits by itself after ``IDLE_EXIT_S`` without events, so an idle
-``qhana up`` is one process again. The helper sends the tasks it saw finish to this
-process (``subjects.UP_FINISHED``), whose ``/metrics`` counts them as its own.
+``QHANA_UP_RECORDER_HELPER_BACKLOG`` events waiting, this starts ``qhana recorder
+--settings-stdin --helper-idle-exit`` (the same settings, the same SQL database) on the
+machine's other core. It shares the recorder's durable consumer (two recorders are safe:
+the projection is idempotent and order-tolerant), and once it is ready the in-process
+recorder pauses until the helper has exited. The helper exits by itself after
+``IDLE_EXIT_S`` without events, so an idle ``qhana up`` is one process again. It sends
+the tasks it saw finish to this process (``subjects.UP_FINISHED``), whose ``/metrics``
+counts them as its own.
 
 A helper that fails (exits with an error or is not ready within ``READY_TIMEOUT_S``) is not
 tried again for ``RETRY_S``; the in-process recorder goes on meanwhile, as without helpers.
@@ -113,6 +114,7 @@ class RecorderHelper:
     async def _run_helper(self, waiting: int) -> None:
         loop = asyncio.get_running_loop()
         ok = False
+        proc: asyncio.subprocess.Process | None = None
         try:
             proc = await self._spawn()
             log.info("up.recorder_helper_started", pid=proc.pid, waiting=waiting)
@@ -129,6 +131,9 @@ class RecorderHelper:
             log.info("up.recorder_helper_exited", pid=proc.pid, returncode=proc.returncode)
         except Exception as exc:
             log.warning("up.recorder_helper_failed", error=str(exc))
+            if proc is not None and proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()  # a helper we cannot watch must not record on its own
         finally:
             self._over.set()
             self._helper = None
