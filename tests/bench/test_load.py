@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from support.http_app import served
 
 from qhana.bench.load import submit_many
 
@@ -29,13 +30,8 @@ async def server() -> AsyncIterator[tuple[str, list[dict[str, str]], list[int]]]
 
     app = web.Application()
     app.router.add_post("/plugins/{plugin}/process/", process)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/", forms, connections
-    await runner.cleanup()
+    async with served(app) as base:
+        yield f"{base}/", forms, connections
 
 
 async def test_every_post_arrives_with_its_form_over_kept_alive_connections(

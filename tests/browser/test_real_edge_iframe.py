@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Frame, Page
 from support.browser import ARTIFACTS
+from support.http_app import served
 from support.stack import Stack, start_stack
 
 from qhana.settings import Settings
@@ -74,13 +75,8 @@ async def host(edge: Stack) -> AsyncIterator[str]:
     app[PLUGIN_UI] = f"{edge.base}plugins/{HELLO}/ui/"
     app.router.add_get("/", _host_page)
     app.router.add_get("/host.css", _host_css)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
+    async with served(app) as base:
+        yield f"{base}/"
 
 
 async def _message(page: Page, predicate: str) -> Any:

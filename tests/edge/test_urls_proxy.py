@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from conftest import FIXTURE_PLUGINS, StackFactory
+from support.http_app import served
 
 from qhana.edge.urls import base_url, path_prefix
 from qhana.settings import Settings
@@ -32,13 +33,8 @@ async def data_server() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/data.txt", data)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with served(app) as base:
+        yield base
 
 
 def test_url_map_rules_apply_in_order() -> None:

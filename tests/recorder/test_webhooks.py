@@ -14,6 +14,7 @@ from conftest import StackFactory
 from nats.js.api import ConsumerConfig
 from nats.js.errors import NotFoundError
 from support.consumers import consumer_idle
+from support.http_app import served
 from support.stack import Stack
 
 from qhana.bus import subjects
@@ -71,16 +72,9 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
     app = web.Application()
     app.router.add_post("/{name}", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    rec.base = f"http://127.0.0.1:{port}"
-    try:
+    async with served(app) as base:
+        rec.base = base
         yield rec
-    finally:
-        await runner.cleanup()
 
 
 async def _subscribe(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from conftest import FIXTURE_PLUGINS, StackFactory
+from support.http_app import served
 
 from qhana.errors import Reject
 from qhana.settings import Settings
@@ -42,13 +43,8 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/slow", slow)
     app.router.add_get("/hop", hop)
     app.router.add_get("/loop", loop)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with served(app) as base:
+        yield base
 
 
 @pytest.mark.parametrize(
