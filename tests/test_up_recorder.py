@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 
 import psutil
 import pytest
 from conftest import StackFactory
-from support.stack import Stack
+from support.stack import Stack, child_processes, submit_burst
 
 from qhana import up_recorder
 
@@ -21,15 +20,7 @@ _FINISHED = re.compile(
 
 
 def _helpers() -> list[psutil.Process]:
-    """Live helper recorder processes of the stack running in this test process."""
-    found = []
-    for child in psutil.Process(os.getpid()).children():
-        try:
-            if "--helper-idle-exit" in child.cmdline():
-                found.append(child)
-        except (psutil.ZombieProcess, psutil.NoSuchProcess):
-            continue
-    return found
+    return child_processes("--helper-idle-exit")
 
 
 async def _until(check: object, timeout_s: float = 30) -> None:
@@ -41,15 +32,7 @@ async def _until(check: object, timeout_s: float = 30) -> None:
 
 async def _burst(stack: Stack, count: int) -> list[int]:
     """``count`` submissions, 16 at a time: the recorder falls behind the worker."""
-    work = iter(range(count))
-    ids: list[int] = []
-
-    async def _client() -> None:
-        for n in work:
-            ids.append(await stack.submit(HELLO, inputStr=f"burst input {n}"))
-
-    await asyncio.gather(*(_client() for _ in range(16)))
-    return ids
+    return await submit_burst(stack, HELLO, count)
 
 
 async def _finished_count(stack: Stack) -> float:

@@ -8,6 +8,7 @@ import signal
 
 import psutil
 from conftest import StackFactory
+from support.stack import child_processes
 
 from qhana.settings import Settings
 
@@ -15,17 +16,9 @@ HELLO = "hello-world@v0-2-1"
 
 
 def _workers() -> list[psutil.Process]:
-    """The live worker processes of the stack (a killed one not reaped yet is a zombie whose
-    command line cannot be read: not a worker any more)."""
-    me = psutil.Process(os.getpid())
-    return [p for p in me.children() if "--settings-stdin" in _cmdline(p)]
-
-
-def _cmdline(process: psutil.Process) -> list[str]:
-    try:
-        return process.cmdline()
-    except (psutil.ZombieProcess, psutil.NoSuchProcess):
-        return []
+    """The live worker processes of the stack (``python -m qhana worker --settings-stdin``;
+    not a helper recorder, which reads its settings the same way)."""
+    return child_processes("worker")
 
 
 async def _until_workers(count: int, exclude: set[int], timeout_s: float = 30) -> list[int]:

@@ -8,12 +8,11 @@ import asyncio
 import os
 import signal
 
-import psutil
 import pytest
 from conftest import StackFactory
 from structlog.testing import capture_logs
 from support.faults import full_only
-from support.stack import Stack
+from support.stack import Stack, child_processes, submit_burst
 
 from qhana import up_recorder
 
@@ -21,24 +20,11 @@ HELLO = "hello-world@v0-2-1"
 
 
 def _helper_pids() -> list[int]:
-    pids = []
-    for child in psutil.Process(os.getpid()).children():
-        try:
-            if "--helper-idle-exit" in child.cmdline():
-                pids.append(child.pid)
-        except (psutil.ZombieProcess, psutil.NoSuchProcess):
-            continue
-    return pids
+    return [process.pid for process in child_processes("--helper-idle-exit")]
 
 
 async def _burst(stack: Stack, count: int, ids: list[int]) -> None:
-    work = iter(range(count))
-
-    async def _client() -> None:
-        for n in work:
-            ids.append(await stack.submit(HELLO, inputStr=f"fault input {n}"))
-
-    await asyncio.gather(*(_client() for _ in range(16)))
+    await submit_burst(stack, HELLO, count, ids)
 
 
 async def _one_helper(timeout_s: float = 30) -> int:

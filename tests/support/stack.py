@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import nats
+import psutil
 
 from qhana.bus import subjects
 from qhana.roles import run_up
@@ -127,6 +128,35 @@ class Stack:
         self.stop.set()
         await asyncio.wait_for(self.runner, 30)
         await self.http.close()
+
+
+def child_processes(marker: str) -> list[psutil.Process]:
+    """Live child processes of this test process with ``marker`` in their command line (a
+    killed one not reaped yet is a zombie whose command line cannot be read: not counted)."""
+    found = []
+    for child in psutil.Process(os.getpid()).children():
+        try:
+            if marker in child.cmdline():
+                found.append(child)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return found
+
+
+async def submit_burst(
+    stack: Stack, plugin: str, count: int, ids: list[int] | None = None, clients: int = 16
+) -> list[int]:
+    """``count`` submissions, ``clients`` at a time; each id is appended to ``ids`` as its
+    303 arrives (a caller may watch the list grow), which is also returned."""
+    work = iter(range(count))
+    got = [] if ids is None else ids
+
+    async def _client() -> None:
+        for n in work:
+            got.append(await stack.submit(plugin, inputStr=f"burst input {n}"))
+
+    await asyncio.gather(*(_client() for _ in range(clients)))
+    return got
 
 
 async def start_stack(data_dir: Path, settings: Settings) -> Stack:
