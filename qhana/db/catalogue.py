@@ -131,7 +131,7 @@ async def mark_dead_runners(
     earliest moment another live runner can become dead (None: no live runner).
 
     The deadline is that beat's due time less a tenth of an interval (at most 100 ms): what
-    the registry needs to notice (a sweep every 20 ms), commit and tell the edges, and an
+    the registry needs to notice (it sweeps at the deadline), commit and tell the edges, and an
     edge to reload its catalogue, with room for a loaded machine, so a SIGKILLed runner is
     unlisted no later than ``missed`` intervals after it died. A live runner beat twice
     since, so the early margin cannot cost it its place."""

@@ -74,6 +74,8 @@ class Registry:
         self._deadline: datetime | None = None
         self._deadline_known = False
         self._flushed_at = 0.0
+        self._swept_at = -sweep_s
+        self._wake = asyncio.Event()  # something moved the next sweep earlier
         self._lock = asyncio.Lock()
         self._writes: set[asyncio.Future[Any]] = set()
         self._session: int | None = None
@@ -112,6 +114,7 @@ class Registry:
             log.warning("registry.bad_message", subject=msg.subject, error=str(exc))
             return
         self._deadline_known = False  # a new or withdrawn runner: look at SQL next sweep
+        self._wake.set()
         log.info("registry.updated", subject=msg.subject)
         await self._notify()
 
@@ -120,6 +123,8 @@ class Registry:
             beat = Heartbeat.model_validate_json(msg.data)
         except ValidationError:
             return
+        if not self._beats:  # the first beat since a flush: a flush is due in BEAT_FLUSH_S
+            self._wake.set()
         self._beats[beat.runner_id] = datetime.now(UTC)
 
     async def _every(self, period_s: float, action: Callable[[], Awaitable[None]]) -> None:
@@ -129,6 +134,45 @@ class Registry:
                 await self._settled(action())
             except Exception as exc:  # the database may be briefly away: try again later
                 log.warning("registry.periodic_failed", action=action.__name__, error=str(exc))
+
+    def next_sweep_at(self, loop_now: float) -> float | None:
+        """Loop time of the next sweep that has work (None: none until something arrives).
+
+        A sweep is due when the catalogue changed (look at SQL), when the earliest live
+        runner's deadline passes, or when buffered beats are ``BEAT_FLUSH_S`` old; sweeps
+        are at least ``sweep_s`` apart (a database that is away is retried at that pace).
+        Sleeping until then instead of ticking every ``sweep_s`` keeps an idle registry
+        at a few wake-ups a second."""
+        grace_end = self._started + self._grace_s
+        due: list[float] = []
+        if not self._deadline_known:
+            due.append(grace_end)
+        elif self._deadline is not None:
+            left_s = (self._deadline - datetime.now(UTC)).total_seconds()
+            due.append(max(grace_end, loop_now + left_s))
+        if self._beats:
+            due.append(self._flushed_at + BEAT_FLUSH_S)
+        if not due:
+            return None
+        return max(min(due), self._swept_at + self._sweep_s)
+
+    async def _sweep_when_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake.clear()
+            now = loop.time()
+            at = self.next_sweep_at(now)
+            if at is None or at > now:
+                timeout_s = None if at is None else at - now
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout_s):
+                        await self._wake.wait()
+                continue
+            self._swept_at = now
+            try:
+                await self._settled(self.sweep())
+            except Exception as exc:  # sweep logs its own; this is the unexpected rest
+                log.warning("registry.periodic_failed", action="sweep", error=str(exc))
 
     async def sweep(self) -> None:
         loop_now = asyncio.get_running_loop().time()
@@ -182,7 +226,7 @@ class Registry:
 
     def _periodic(self) -> list[asyncio.Task[None]]:
         tasks = [
-            asyncio.create_task(self._every(self._sweep_s, self.sweep)),
+            asyncio.create_task(self._sweep_when_due()),
             asyncio.create_task(self._every(TOUCH_S, self.touch)),
         ]
         if self._purge_after_s is not None and self._purge_interval_s > 0:
@@ -236,8 +280,8 @@ async def run_registry(
             client,
             engine,
             missed=settings.missed_heartbeats,
-            # fine-grained, so "dead after N missed beats" is declared within ~20 ms of the
-            # Nth missed beat; a sweep touches SQL only when a deadline or a flush is due
+            # a sweep runs when a deadline or a beat flush is due (so "dead after N missed
+            # beats" is declared at the Nth missed beat), and at most this often
             sweep_s=min(0.02, settings.heartbeat_interval_s / 10),
             grace_s=1.5 * settings.heartbeat_interval_s,
             purge_after_s=settings.purge_after_s,
