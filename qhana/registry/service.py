@@ -39,6 +39,7 @@ __all__ = ["Registry", "run_registry"]
 T = TypeVar("T")
 
 BEAT_FLUSH_S = 0.25  # beats are written at most this often (revival, lastAvailable)
+RECHECK_S = 1.0  # the sweeper recomputes its next sweep at least this often
 
 log = get_logger("qhana.registry")
 
@@ -163,7 +164,9 @@ class Registry:
             now = loop.time()
             at = self.next_sweep_at(now)
             if at is None or at > now:
-                timeout_s = None if at is None else at - now
+                # deadlines are wall-clock times: looked at again at least every
+                # RECHECK_S, so a clock step cannot put a death off for longer
+                timeout_s = RECHECK_S if at is None else min(at - now, RECHECK_S)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(timeout_s):
                         await self._wake.wait()
