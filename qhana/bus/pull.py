@@ -3,7 +3,9 @@
 A pull blocks for the first message, then takes whatever else is there without waiting for
 more (``fetch(n, timeout)`` waits for the *whole* batch once it lingers, which would add up
 to ``timeout`` of latency to every message of an idle consumer). The first message goes to
-``take`` before the probe for more is sent, so a worker starts a lone command at once.
+``take`` before the probe for more is sent, so a worker starts a lone command at once. A
+message the server sent with nothing pending behind it (``num_pending`` 0 in its ack
+subject) needs no probe: at a low rate, one request and one message per message, not two.
 
 A :class:`Puller` sends the ``CONSUMER.MSG.NEXT`` requests itself and subscribes once, with
 a callback, to an inbox of its own: the messages a request brings land in a local queue,
@@ -26,8 +28,10 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import NotJSMessageError
 from nats.js.api import Header
 
+from qhana.bus.acks import pending
 from qhana.bus.direct import deliver_directly
 from qhana.errors import BusUnavailable
 
@@ -139,14 +143,18 @@ class Puller:
 
     async def pull(self, batch: int, wait_s: float, take: Callable[[Msg], None]) -> int:
         """Up to ``batch`` messages to ``take``: waits at most ``wait_s`` for the first, never
-        for the rest. Returns how many were taken; a failing probe ends the pull with what
-        was taken (the next pull sees the error)."""
+        for the rest (probed for only if the first had others pending behind it). Returns
+        how many were taken; a failing probe ends the pull with what was taken (the next
+        pull sees the error)."""
         taken = self._take(batch, take)  # delivered late to an earlier request
         if not taken:
             await self._request(1, wait_s, no_wait=False)
+            lone = len(self._ready) == 1 and _last_pending(self._ready[0])
             taken = self._take(batch, take)
             if not taken:
                 return 0
+            if lone:  # the consumer had nothing more when it sent this one: no probe
+                return taken
         if taken < batch:
             taken += await self.probe(batch - taken, take)
         return taken
@@ -162,6 +170,15 @@ class Puller:
                 return taken
             taken += self._take(batch - taken, take)
         return taken
+
+
+def _last_pending(msg: Msg) -> bool:
+    """The consumer had no other message to deliver when it delivered ``msg``
+    (``num_pending`` 0; redeliveries that fall due are not counted: the next pull gets them)."""
+    try:
+        return pending(msg) == 0
+    except (NotJSMessageError, IndexError, ValueError):
+        return False
 
 
 async def pull_batch(puller: Puller, batch: int, wait_s: float) -> list[Msg]:

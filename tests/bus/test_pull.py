@@ -83,6 +83,7 @@ async def test_a_failing_probe_keeps_what_was_taken(
 ) -> None:
     puller = await Puller(nc, "T", "c").start()
     await nc.jetstream().publish("t.x", b"first")
+    await nc.jetstream().publish("t.x", b"second")  # pending behind the first: a probe
     request = puller._request
     calls = 0
 
@@ -98,6 +99,25 @@ async def test_a_failing_probe_keeps_what_was_taken(
         msgs = await pull_batch(puller, 5, 1.0)
     assert [m.data for m in msgs] == [b"first"] and calls == 2
     await puller.close()
+
+
+async def test_no_probe_after_a_message_with_nothing_pending(
+    nc: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests = _CountingRequests(nc, monkeypatch)
+    puller = await Puller(nc, "T", "c").start()
+    js = nc.jetstream()
+    async with asyncio.timeout(10):
+        await js.publish("t.x", b"lone")
+        assert [m.data for m in await pull_batch(puller, 5, 1.0)] == [b"lone"]
+        assert [r["batch"] for r in requests.sent] == [1]  # the first request only
+        for n in range(2):
+            await js.publish("t.x", str(n).encode())
+        requests.sent.clear()
+        # "0" has "1" pending behind it: the probe takes it in the same pull
+        assert [m.data for m in await pull_batch(puller, 5, 1.0)] == [b"0", b"1"]
+        assert [r["batch"] for r in requests.sent] == [1, 4]
+    assert await puller.close() == []
 
 
 async def test_an_error_status_is_raised(nc: Client) -> None:
