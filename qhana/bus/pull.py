@@ -149,7 +149,7 @@ class Puller:
         taken = self._take(batch, take)  # delivered late to an earlier request
         if not taken:
             await self._request(1, wait_s, no_wait=False)
-            lone = len(self._ready) == 1 and _last_pending(self._ready[0])
+            lone = len(self._ready) == 1 and _nothing_behind(self._ready[0])
             taken = self._take(batch, take)
             if not taken:
                 return 0
@@ -172,7 +172,7 @@ class Puller:
         return taken
 
 
-def _last_pending(msg: Msg) -> bool:
+def _nothing_behind(msg: Msg) -> bool:
     """The consumer had no other message to deliver when it delivered ``msg``
     (``num_pending`` 0; redeliveries that fall due are not counted: the next pull gets them)."""
     try:
