@@ -27,7 +27,10 @@ async def test_a_handed_back_message_survives_a_server_restart(tmp_path: Path) -
         sub = await js.pull_subscribe_bind(durable="c", stream="T")
         (msg,) = await sub.fetch(1, timeout=5)
         await settle_message(msg, Redeliver(0))  # as a stopping worker returns a straggler
-        await nc.close()  # flushes the NAK
+        # a PING/PONG: the server has read the NAK before it is stopped, as a worker's
+        # drain makes sure (close() only writes it; a run here timed out waiting for it)
+        await nc.flush()
+        await nc.close()
     async with start_nats_server(store) as server:
         nc = await nats.connect(server.url)
         try:
