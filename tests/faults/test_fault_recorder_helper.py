@@ -64,19 +64,18 @@ async def _kill_and_check(stack: Stack, *, mid_burst: bool, timeout_s: float) ->
     assert pid not in _helper_pids()
 
 
-async def test_killing_an_idle_helper_hands_recording_back(
-    stack_factory: StackFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+async def helper_stack(stack_factory: StackFactory, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """A stack whose recorder starts a helper at once, one that stays up for the test."""
     monkeypatch.setattr(up_recorder, "IDLE_EXIT_S", 60.0)
-    stack = await stack_factory(up_recorder_helper_backlog=1)
-    await _kill_and_check(stack, mid_burst=False, timeout_s=15)
+    return await stack_factory(up_recorder_helper_backlog=1)
+
+
+async def test_killing_an_idle_helper_hands_recording_back(helper_stack: Stack) -> None:
+    await _kill_and_check(helper_stack, mid_burst=False, timeout_s=15)
 
 
 @pytest.mark.slow
 @full_only
-async def test_killing_a_busy_helper_loses_nothing(
-    stack_factory: StackFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(up_recorder, "IDLE_EXIT_S", 60.0)
-    stack = await stack_factory(up_recorder_helper_backlog=1)
-    await _kill_and_check(stack, mid_burst=True, timeout_s=60)
+async def test_killing_a_busy_helper_loses_nothing(helper_stack: Stack) -> None:
+    await _kill_and_check(helper_stack, mid_burst=True, timeout_s=60)
