@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from typing import Any
 
 import orjson
@@ -28,11 +27,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from qhana.bus import subjects
-from qhana.bus.embedded import die_with_parent
 from qhana.logging import get_logger
 from qhana.metrics import Metrics
 from qhana.settings import Settings
-from qhana.up_workers import terminate
+from qhana.up_workers import spawn_child, terminate
 
 __all__ = ["READY_LINE", "RecorderHelper"]
 
@@ -141,24 +139,8 @@ class RecorderHelper:
                 self._retry_at = loop.time() + RETRY_S
 
     async def _spawn(self) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "qhana",
-            "recorder",
-            "--settings-stdin",
-            "--helper-idle-exit",
-            str(IDLE_EXIT_S),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            preexec_fn=die_with_parent,
-            start_new_session=True,  # Ctrl-C reaches qhana up, which stops the helper
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(self._settings.to_child_json())
-        await proc.stdin.drain()
-        proc.stdin.close()
-        return proc
+        args = ["recorder", "--helper-idle-exit", str(IDLE_EXIT_S)]
+        return await spawn_child(args, self._settings, stdout=asyncio.subprocess.PIPE)
 
     async def _ready(self, proc: asyncio.subprocess.Process, exited: asyncio.Future[int]) -> bool:
         """Wait for the helper's ready line; False if it exits, stalls or ``stop`` comes."""

@@ -19,7 +19,7 @@ from qhana.bus.embedded import die_with_parent
 from qhana.logging import get_logger
 from qhana.settings import Settings
 
-__all__ = ["WorkerProcesses", "terminate"]
+__all__ = ["WorkerProcesses", "spawn_child", "terminate"]
 
 log = get_logger("qhana.up")
 
@@ -47,20 +47,7 @@ class WorkerProcesses:
         await asyncio.gather(*(self._supervise(i, stop) for i in range(self._count)))
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "qhana",
-            "worker",
-            "--settings-stdin",
-            stdin=asyncio.subprocess.PIPE,
-            preexec_fn=die_with_parent,
-            start_new_session=True,  # Ctrl-C reaches qhana up, which stops workers in order
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(self._child_settings(index).to_child_json())
-        await proc.stdin.drain()
-        proc.stdin.close()
+        proc = await spawn_child(["worker"], self._child_settings(index))
         self.started += 1
         log.info("up.worker_spawned", pid=proc.pid, index=index)
         return proc
@@ -80,6 +67,30 @@ class WorkerProcesses:
             with contextlib.suppress(TimeoutError):  # restart after a pause, unless stopping
                 await asyncio.wait_for(stop.wait(), backoff_s)
             backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
+
+
+async def spawn_child(
+    args: list[str], settings: Settings, *, stdout: int | None = None
+) -> asyncio.subprocess.Process:
+    """``qhana <args> --settings-stdin`` with ``settings`` on its stdin: a child of ``qhana
+    up`` that dies with it and is stopped by it (Ctrl-C reaches ``qhana up`` only, which
+    stops its children in order)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "qhana",
+        *args,
+        "--settings-stdin",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=stdout,
+        preexec_fn=die_with_parent,
+        start_new_session=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(settings.to_child_json())
+    await proc.stdin.drain()
+    proc.stdin.close()
+    return proc
 
 
 async def terminate(
